@@ -146,14 +146,15 @@ class TableReader:
     def chunks(self) -> Iterator[TableChunk]:
         """Yield kept/quarantined rows chunk by chunk; resolves the text and id columns first."""
         seen_ids: dict[str, int] = {}
-        columns_checked = False
+        rows_seen = 0
         for raw in self._raw_chunks():
-            if not columns_checked:
+            if rows_seen == 0:
                 self._resolve_columns(list(raw.columns))
-                columns_checked = True
-            yield self._split(raw, seen_ids)
-        if not columns_checked:
-            raise InputError(self.path, "the file has no rows")
+            rows_seen += len(raw)
+            if len(raw):
+                yield self._split(raw, seen_ids)
+        if rows_seen == 0:
+            raise InputError(self.path, "the file has no rows under the header")
 
     def read(self) -> ReadResult:
         kept_parts, quarantine_parts = [], []
@@ -325,7 +326,10 @@ class TableReader:
                 header_row = next(rows, None)
                 if header_row is None:
                     raise InputError(self.path, "the sheet is empty")
-                names = [_cell_to_text(v) or f"column_{i}" for i, v in enumerate(header_row, start=1)]
+                header_cells = [_cell_to_text(v) for v in header_row]
+                while header_cells and not header_cells[-1]:  # formatting alone widens a sheet's dimension
+                    header_cells.pop()
+                names = [cell or f"column_{i}" for i, cell in enumerate(header_cells, start=1)]
             else:
                 names = None
             batch = []

@@ -30,7 +30,7 @@ class SentenceTransformerEmbedder(Embedder):
 
     @property
     def dim(self) -> int:
-        return self._load().get_sentence_embedding_dimension()
+        return self._load().get_embedding_dimension()
 
     def _load(self):
         if self._model is None:

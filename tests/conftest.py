@@ -1,0 +1,22 @@
+"""Shared fixtures.  Tests never touch the user's cache, the network or ../shared."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Point TOUSU_CACHE_DIR at a per-session temporary folder."""
+    path = tmp_path_factory.mktemp("tousu-cache")
+    previous = os.environ.get("TOUSU_CACHE_DIR")
+    os.environ["TOUSU_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("TOUSU_CACHE_DIR", None)
+    else:
+        os.environ["TOUSU_CACHE_DIR"] = previous

