@@ -20,6 +20,7 @@ _MASK_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in MASK_TOKENS) + r"|
 # A token worth keeping has at least one CJK character, Latin letter or digit.
 _CONTENT = re.compile(r"[\u4e00-\u9fff A-Za-z0-9]")
 _SPACES_ONLY = re.compile(r"^\s*$")
+_NUMBER_OR_CODE = re.compile(r"[0-9A-Za-z._%-]*[0-9][0-9A-Za-z._%-]*")
 
 
 def default_dictionary_path() -> Path:
@@ -59,6 +60,7 @@ class Segmenter:
             tag = rest[-1] if rest and not rest[-1].isdigit() else None
             self._tokenizer.add_word(word, freq=frequency, tag=tag)
             user_words.append(word)
+        self._user_word_set = frozenset(user_words)
         self.lexicon = Lexicon(
             dictionary_version,
             stopwords_version,
@@ -84,6 +86,14 @@ class Segmenter:
             token
             for token in (t.lower() if t.isascii() and t.isalpha() else t for t in self.cut(text))
             if token not in self.lexicon.stopwords and _CONTENT.search(token) and token not in MASK_TOKENS
+        ]
+
+    def terms(self, text: str) -> list[str]:
+        """Descriptive words for topic labels: content words of two or more characters, and no
+        bare numbers or codes (``2017``, ``0.00``) unless the user dictionary names them (``10086``)."""
+        return [
+            token for token in self.tokens(text)
+            if len(token) > 1 and (not _NUMBER_OR_CODE.fullmatch(token) or token in self._user_word_set)
         ]
 
     def __call__(self, text: str) -> list[str]:

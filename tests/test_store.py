@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from models.store import ModelStoreError, next_version_dir, read_manifest, write_manifest, writing_model
+
+
+def _write_model(target, overwrite=False):
+    with writing_model(target, overwrite=overwrite) as scratch:
+        (scratch / "weights.npz").write_bytes(b"weights")
+        return write_manifest(scratch, {"name": "m", "metrics": {"accuracy": 0.9}})
+
+
+def test_manifest_records_libraries_checksums_and_time(tmp_path):
+    manifest = _write_model(tmp_path / "m" / "v1")
+    assert manifest["format"] == "tousu-model" and "numpy" in manifest["libraries"]
+    assert set(manifest["files"]) == {"weights.npz"} and manifest["created"]
+    assert read_manifest(tmp_path / "m" / "v1")["metrics"] == {"accuracy": 0.9}
+
+
+def test_versions_count_up(tmp_path):
+    assert next_version_dir(tmp_path, "m").name == "v1"
+    _write_model(tmp_path / "m" / "v1")
+    _write_model(tmp_path / "m" / "v7")
+    assert next_version_dir(tmp_path, "m") == tmp_path / "m" / "v8"
+
+
+def test_a_crash_while_saving_leaves_no_model_behind(tmp_path):
+    with pytest.raises(RuntimeError):
+        with writing_model(tmp_path / "m" / "v1") as scratch:
+            (scratch / "half.npz").write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_existing_model_is_not_overwritten_by_accident(tmp_path):
+    _write_model(tmp_path / "v1")
+    with pytest.raises(ModelStoreError, match="already exists"):
+        _write_model(tmp_path / "v1")
+    _write_model(tmp_path / "v1", overwrite=True)
+    assert read_manifest(tmp_path / "v1")
+
+
+def test_foreign_and_damaged_directories_are_refused(tmp_path):
+    with pytest.raises(ModelStoreError, match="no such model directory"):
+        read_manifest(tmp_path / "missing")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "config.json").write_text("{}")
+    with pytest.raises(ModelStoreError, match="not a tousu model"):
+        read_manifest(tmp_path / "foreign")
+    (tmp_path / "foreign" / "manifest.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ModelStoreError, match="not a tousu model manifest"):
+        read_manifest(tmp_path / "foreign")
+    (tmp_path / "foreign" / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelStoreError, match="damaged manifest"):
+        read_manifest(tmp_path / "foreign")
+
+    _write_model(tmp_path / "v1")
+    (tmp_path / "v1" / "weights.npz").write_bytes(b"tampered")
+    with pytest.raises(ModelStoreError, match="weights.npz is damaged"):
+        read_manifest(tmp_path / "v1")
+    (tmp_path / "v1" / "weights.npz").unlink()
+    with pytest.raises(ModelStoreError, match="weights.npz listed in the manifest is missing"):
+        read_manifest(tmp_path / "v1")
+
+
+def test_newer_format_versions_are_refused_with_advice(tmp_path):
+    _write_model(tmp_path / "v1")
+    manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelStoreError, match="format version 99 is not supported"):
+        read_manifest(tmp_path / "v1")
