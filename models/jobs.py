@@ -55,7 +55,7 @@ def train_job(
     name: str | None = None,
     holdout: float = 0.2,
     topics: bool = True,
-    guide_topics: bool = False,
+    guide_topics: bool = True,
     overwrite: bool = False,
     cache: bool = True,
     options: CleanOptions = CleanOptions(),

@@ -43,7 +43,8 @@ class ComplaintModel(BaseEstimator):
     center: subtract the training corpus mean from embeddings (helps clustering).
     topics: also discover topics with BERTopic.
     classifier_params, topic_params: passed to :class:`CategoryClassifier` / :class:`TopicModel`.
-    guide_topics: use taxonomy keywords to guide topic discovery.
+    guide_topics: guide topic discovery by the assigned categories (semi-supervised
+        UMAP), so topics refine categories instead of cutting across them.
     cache: use the on-disk embedding cache.
     """
 
@@ -53,7 +54,7 @@ class ComplaintModel(BaseEstimator):
         embedder: str = DEFAULT_EMBEDDER,
         center: bool = True,
         topics: bool = True,
-        guide_topics: bool = False,
+        guide_topics: bool = True,
         classifier_params: dict | None = None,
         topic_params: dict | None = None,
         cache: bool = True,
@@ -95,9 +96,8 @@ class ComplaintModel(BaseEstimator):
         assigned = self.classifier_.assign(texts, embeddings=vectors)
         self.topic_model_ = None
         if self.topics and len(texts) >= MIN_DOCUMENTS_FOR_TOPICS:
-            seeds = [list(c.keywords) for c in self.taxonomy_.categories if c.keywords] if self.guide_topics else None
-            self.topic_model_ = TopicModel(seed_keywords=seeds, **(self.topic_params or {})).fit(
-                texts, vectors, embedder=_CenteredEmbedder(embedder, self.centerer_, self.center))
+            self.topic_model_ = TopicModel(**(self.topic_params or {})).fit(
+                texts, vectors, categories=assigned["category"] if self.guide_topics else None)
             self._map_topics_to_categories(assigned["category"])
         self.training_ = {"rows": len(texts), "data_sha256": data_fingerprint(texts, labels),
                           "label_counts": pd.Series(labels).value_counts().to_dict() if labels is not None else None}
@@ -219,8 +219,3 @@ class _CenteredEmbedder:
     def encode(self, texts, **options) -> np.ndarray:
         vectors = self.embedder.encode(texts, **options)
         return self.centerer.transform(vectors) if self.center else vectors
-
-    def to_bertopic(self):
-        from nlp.embed.bertopic_backend import BERTopicBackend
-
-        return BERTopicBackend(self)
