@@ -62,10 +62,10 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         min_confidence: float | None = None,
         self_training: bool = True,
         C: float = 10.0,
-        embedding_weight: float = 1.0,
-        keyword_weight: float = 0.05,
+        embedding_weight: float = 0.5,
+        keyword_weight: float = 0.2,
         temperature: float = 0.05,
-        pseudo_label_share: float = 0.6,
+        pseudo_label_share: float = 0.8,
     ):
         self.taxonomy = taxonomy
         self.embedder = embedder

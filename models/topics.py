@@ -22,8 +22,12 @@ from nlp.embed.base import l2_normalize
 from nlp.segment import get_segmenter
 
 OUTLIER = -1
-# BERTopic warns on every save/load without an embedding model; we pass embeddings explicitly.
-logging.getLogger("BERTopic").setLevel(logging.ERROR)
+
+
+def _quiet_bertopic() -> None:
+    """BERTopic warns on every save/load without an embedding model and on reassigned
+    outliers, both of which we do on purpose; it resets its logger on construction."""
+    logging.getLogger("BERTopic").setLevel(logging.ERROR)
 _TOPIC_FILE = "topic_info.json"
 
 
@@ -105,6 +109,7 @@ class TopicModel(BaseEstimator):
             calculate_probabilities=False,
             verbose=False,
         )
+        _quiet_bertopic()
         with warnings.catch_warnings():
             # Seeding UMAP makes it single-threaded on purpose: reproducible topics matter more.
             warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
@@ -175,6 +180,7 @@ class TopicModel(BaseEstimator):
     def save(self, directory: str | Path) -> None:
         check_is_fitted(self, "model_")
         directory = Path(directory)
+        _quiet_bertopic()
         self.model_.save(directory, serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
         info = self.topic_info_.assign(top_words=self.topic_info_["top_words"].map(list))
         payload = {
@@ -191,7 +197,9 @@ class TopicModel(BaseEstimator):
         directory = Path(directory)
         payload = json.loads((directory / _TOPIC_FILE).read_text(encoding="utf-8"))
         topic_model = cls(**payload["params"])
+        _quiet_bertopic()
         topic_model.model_ = BERTopic.load(str(directory))
+        _quiet_bertopic()
         # The segmenter is code, not data, so BERTopic could not save it: attach it again.
         topic_model.model_.vectorizer_model.set_params(analyzer=get_segmenter().terms)
         topic_model.outlier_share_ = payload["outlier_share"]

