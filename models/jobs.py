@@ -15,19 +15,10 @@ from models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from models.store import next_version_dir, read_manifest
 from models.taxonomy import load_taxonomy
 from nlp.clean import CleanOptions
-from nlp.jobs import JobSummary, _write_quarantine, clean_chunks
+from nlp.jobs import JobSummary, clean_chunks, read_cleaned, write_quarantine
 from nlp.tables import InputError, TableReader, TableWriter
 
 DEFAULT_MODEL_ROOT = "models"
-
-
-def _read_cleaned(reader: TableReader, options: CleanOptions, summary: JobSummary) -> tuple[pd.DataFrame, list]:
-    kept, quarantined = [], []
-    for chunk in clean_chunks(reader, options, progress=False):
-        summary.add(chunk)
-        kept.append(chunk.kept)
-        quarantined.append(chunk.quarantine)
-    return pd.concat(kept), quarantined
 
 
 def classification_metrics(gold, predicted) -> dict:
@@ -69,7 +60,7 @@ def train_job(
     taxonomy = load_taxonomy(taxonomy_path)
     reader = TableReader(input_path, label_col=label_col, **reader_options)
     summary = JobSummary(str(input_path), "")
-    table, quarantined = _read_cleaned(reader, options, summary)
+    table, quarantined = read_cleaned(reader, options, summary)
     texts = table[reader.text_col].tolist()
     labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
     model_dir = Path(output) if output else next_version_dir(DEFAULT_MODEL_ROOT, name or taxonomy.name)
@@ -85,7 +76,7 @@ def train_job(
              "rows_read": summary.rows_read, "rows_kept": summary.rows_kept,
              "rows_quarantined": summary.rows_quarantined}
     manifest = model.save(model_dir, metrics=metrics, extra=extra, overwrite=overwrite)
-    _write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
+    write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
     manifest["quarantine_file"] = summary.quarantine_file
     return model_dir, manifest
 
@@ -124,7 +115,7 @@ def classify_job(
                 kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
                 writer.write(pd.concat([kept, predicted], axis=1))
             bar.update(chunk.rows_read)
-    _write_quarantine(quarantined, Path(output_path), summary)
+    write_quarantine(quarantined, Path(output_path), summary)
     summary.details.update(model=str(model_dir), text_column=reader.text_col, id_column=reader.id_col)
     return summary
 
@@ -137,7 +128,7 @@ def evaluate_job(
     model = ComplaintModel.load(model_dir, cache=cache)
     reader = TableReader(input_path, label_col=label_col, **reader_options)
     summary = JobSummary(str(input_path), "")
-    table, _ = _read_cleaned(reader, options, summary)
+    table, _ = read_cleaned(reader, options, summary)
     gold = table[label_col].astype(str).str.strip().to_numpy(dtype=object)
     if model.mode_ == "zero-shot":  # gold labels may be written as category names
         by_name = {c.name: c.code for c in model.taxonomy_.all_categories}

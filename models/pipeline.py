@@ -75,8 +75,8 @@ class ComplaintModel(BaseEstimator):
         return self.embedder_
 
     def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        vectors = self._embedder().encode(texts, show_progress=show_progress)
-        return self.centerer_.transform(vectors) if self.center else vectors
+        return _CenteredEmbedder(self._embedder(), self.centerer_, self.center).encode(
+            texts, show_progress=show_progress)
 
     # ----- fitting -----
     def fit(self, texts, labels=None, show_progress: bool = True) -> ComplaintModel:

@@ -57,7 +57,17 @@ def clean_chunks(reader: TableReader, options: CleanOptions, progress: bool = Tr
             yield chunk
 
 
-def _write_quarantine(parts: list[pd.DataFrame], output: Path, summary: JobSummary) -> None:
+def read_cleaned(reader: TableReader, options: CleanOptions, summary: JobSummary) -> tuple[pd.DataFrame, list]:
+    """The whole table, cleaned, and its quarantine parts; counts go into ``summary``."""
+    kept, quarantined = [], []
+    for chunk in clean_chunks(reader, options, progress=False):
+        summary.add(chunk)
+        kept.append(chunk.kept)
+        quarantined.append(chunk.quarantine)
+    return pd.concat(kept), quarantined
+
+
+def write_quarantine(parts: list[pd.DataFrame], output: Path, summary: JobSummary) -> None:
     path = quarantine_path(output)
     if summary.rows_quarantined:
         write_table(pd.concat(parts, ignore_index=True), path)
@@ -79,7 +89,7 @@ def clean_file(
             summary.add(chunk)
             writer.write(chunk.kept)
             quarantined.append(chunk.quarantine)
-    _write_quarantine(quarantined, Path(output_path), summary)
+    write_quarantine(quarantined, Path(output_path), summary)
     summary.details.update(text_column=reader.text_col, id_column=reader.id_col, encoding=reader.encoding)
     return summary
 
@@ -101,12 +111,8 @@ def embed_file(
         raise ValueError(f"{output_path}: the embedding output must be a .npy file")
     reader = TableReader(input_path, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
-    texts, ids, quarantined = [], [], []
-    for chunk in clean_chunks(reader, options, progress=False):
-        summary.add(chunk)
-        texts += chunk.kept[reader.text_col].tolist()
-        ids += chunk.kept[reader.id_col].astype(str).tolist()
-        quarantined.append(chunk.quarantine)
+    table, quarantined = read_cleaned(reader, options, summary)
+    texts, ids = table[reader.text_col].tolist(), table[reader.id_col].astype(str).tolist()
     model = get_embedder(embedder, cache=cache)
     if hasattr(model, "fit"):  # corpus-fitted embedders (tfidf) learn from this input
         model.fit(texts)
@@ -118,7 +124,7 @@ def embed_file(
     np.save(partial, vectors)
     partial.replace(output_path)
     ids_path(output_path).write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
-    _write_quarantine(quarantined, output_path.with_suffix(".csv"), summary)
+    write_quarantine(quarantined, output_path.with_suffix(".csv"), summary)
     summary.details.update(embedder=model.name, shape=vectors.shape, ids=str(ids_path(output_path)),
                            centered=center)
     return summary
