@@ -147,17 +147,47 @@ def evaluate_job(
     return report
 
 
-def topics_table(model_dir: str | Path) -> pd.DataFrame:
-    """Topics with size, share, label, top words and mapped category."""
-    manifest = read_manifest(model_dir)
+def _load_topic_model(model_dir: str | Path):
+    from models.topics import TopicModel
+
+    read_manifest(model_dir)
     topics_dir = Path(model_dir) / "topics"
     if not topics_dir.is_dir():
         raise InputError(model_dir, "this model has no topics (trained with --no-topics or on too few rows)")
-    from models.topics import TopicModel
+    return TopicModel.load(topics_dir)
 
-    info = TopicModel.load(topics_dir).topic_info_
+
+def topics_table(model_dir: str | Path) -> pd.DataFrame:
+    """Topics with size, share, label, top words and mapped category."""
+    topic_model = _load_topic_model(model_dir)
+    info = topic_model.topic_info_
     info = info.assign(top_words=info["top_words"].map(lambda words: " ".join(words)))
     columns = ["topic_id", "size", "share", "topic_label", "category", "category_name", "category_share", "top_words"]
     info = info[[c for c in columns if c in info]]
-    info.attrs["outlier_share"] = manifest["topics"]["outlier_share"]
+    info.attrs["outlier_share"] = topic_model.outlier_share_
     return info
+
+
+def topic_tree_lines(model_dir: str | Path) -> list[str]:
+    """The topic hierarchy as an indented tree, broadest theme first."""
+    topic_model = _load_topic_model(model_dir)
+    merges = topic_model.hierarchy()
+    info = topic_model.topic_info_.set_index("topic_id")
+    if merges.empty:
+        return [f"{t} {info.at[t, 'topic_label']}" for t in topic_model.topic_ids_]
+    children = {row.parent_id: (row.left_id, row.right_id, row.distance, row.label)
+                for row in merges.itertuples()}
+    lines = []
+
+    def walk(node: int, depth: int) -> None:
+        indent = "  " * depth
+        if node in children:
+            left, right, distance, label = children[node]
+            lines.append(f"{indent}├ {label}  (distance {distance:.2f})")
+            walk(left, depth + 1)
+            walk(right, depth + 1)
+        else:
+            lines.append(f"{indent}· topic {node}: {info.at[node, 'topic_label']} ({info.at[node, 'size']})")
+
+    walk(int(merges["parent_id"].iloc[-1]), 0)
+    return lines

@@ -171,10 +171,38 @@ class TopicModel(BaseEstimator):
         labels = dict(zip(self.topic_info_["topic_id"], self.topic_info_["topic_label"]))
         return [labels.get(int(t), f"主题{t}") for t in topic_ids]
 
-    def hierarchy(self, texts: list[str]) -> pd.DataFrame:
-        """BERTopic's hierarchical clustering of topics (needs the training texts)."""
+    def hierarchy(self) -> pd.DataFrame:
+        """How topics merge into broader themes: average-linkage clustering of the
+        topic embeddings (cosine distance), one row per merge, closest first.
+
+        Columns: ``parent_id`` (new node ids start after the largest topic id),
+        ``left_id``, ``right_id``, ``distance``, ``topic_ids`` (every topic under
+        the parent) and ``label`` (the labels of its two largest topics).
+        Works from the saved model alone; no training texts needed.
+        """
+        from scipy.cluster.hierarchy import linkage
+
         check_is_fitted(self, "model_")
-        return self.model_.hierarchical_topics(texts)
+        ids = self.topic_ids_
+        if len(ids) < 2:
+            return pd.DataFrame(columns=["parent_id", "left_id", "right_id", "distance", "topic_ids", "label"])
+        merges = linkage(self.topic_embeddings_, method="average", metric="cosine")
+        sizes = dict(zip(self.topic_info_["topic_id"], self.topic_info_["size"]))
+        labels = dict(zip(self.topic_info_["topic_id"], self.topic_info_["topic_label"]))
+        node_ids = list(ids)
+        members = [[int(t)] for t in ids]
+        first_parent = int(ids.max()) + 1
+        rows = []
+        for step, (left, right, distance, _) in enumerate(merges):
+            left, right = int(left), int(right)
+            under = members[left] + members[right]
+            biggest = sorted(under, key=lambda t: -sizes.get(t, 0))[:2]
+            rows.append({"parent_id": first_parent + step, "left_id": int(node_ids[left]),
+                         "right_id": int(node_ids[right]), "distance": round(float(distance), 4),
+                         "topic_ids": sorted(under), "label": " / ".join(labels.get(t, str(t)) for t in biggest)})
+            node_ids.append(first_parent + step)
+            members.append(under)
+        return pd.DataFrame(rows)
 
     # ----- persistence -----
     def save(self, directory: str | Path) -> None:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from complaint_fixtures import labelled_complaints
-from models.jobs import classify_job, evaluate_job, topics_table, train_job
+from models.jobs import classify_job, evaluate_job, topic_tree_lines, topics_table, train_job
 from models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from models.store import ModelStoreError
 from tousu.cli import main
@@ -101,6 +101,17 @@ def test_topics_table_lists_sizes_labels_words_and_categories(supervised_model):
     table = topics_table(supervised_model)
     assert {"topic_id", "size", "topic_label", "top_words", "category", "category_name"} <= set(table.columns)
     assert table["size"].sum() == 119
+
+
+def test_topic_hierarchy_merges_every_topic_into_one_tree(supervised_model, capsys):
+    from tousu.cli import main
+
+    topic_ids = set(topics_table(supervised_model)["topic_id"])
+    lines = topic_tree_lines(supervised_model)
+    leaves = [line for line in lines if line.lstrip().startswith("· topic")]
+    assert {int(line.split("topic ")[1].split(":")[0]) for line in leaves} == topic_ids
+    assert main(["topics", str(supervised_model), "--hierarchy"]) == 0
+    assert capsys.readouterr().out.splitlines() == lines
 
 
 def test_a_user_supplied_taxonomy_is_used_and_stored(complaints, tmp_path):

@@ -93,8 +93,11 @@ def _cmd_evaluate(args) -> None:
 
 
 def _cmd_topics(args) -> None:
-    from models.jobs import topics_table
+    from models.jobs import topic_tree_lines, topics_table
 
+    if args.hierarchy:
+        print("\n".join(topic_tree_lines(args.model_dir)))
+        return
     table = topics_table(args.model_dir)
     print(f"outlier share after reduction: {table.attrs['outlier_share']:.1%}")
     print(table.to_string(index=False, formatters={"share": "{:.1%}".format,
@@ -166,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     topics = commands.add_parser("topics", help="list a model's topics")
     topics.add_argument("model_dir")
+    topics.add_argument("--hierarchy", action="store_true",
+                        help="print how topics merge into broader themes (a tree) instead of the list")
     topics.set_defaults(run=_cmd_topics)
 
     demo = commands.add_parser("demo", help="run the pipeline on the bundled sample data")
