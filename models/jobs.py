@@ -1,6 +1,8 @@
 """The model jobs behind ``tousu train / classify / evaluate / topics``."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -99,25 +101,60 @@ def classify_job(
     cache: bool = True,
     options: CleanOptions = CleanOptions(),
     progress: bool = True,
+    store=None,
+    source_name: str | None = None,
+    on_chunk: Callable[[JobSummary], None] | None = None,
     **reader_options,
 ) -> JobSummary:
-    """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS`."""
+    """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS`.
+
+    store: a results store (a DuckDB path, or an open :class:`explorer.store.ResultsStore`)
+        that also receives the model version with its topics, and every classified chunk,
+        upserted by id (so re-running the job duplicates nothing).
+    source_name: how the store names the input (default: ``input_path``).
+    on_chunk: called with the running summary after each chunk, e.g. to move a progress bar.
+    """
     model = ComplaintModel.load(model_dir, cache=cache)
     reader = TableReader(input_path, chunk_rows=chunk_rows, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
     quarantined = []
-    with TableWriter(output_path) as writer, tqdm(desc="classify", unit="rows", disable=not progress) as bar:
+    with _results_store(store) as results, TableWriter(output_path) as writer, \
+            tqdm(desc="classify", unit="rows", disable=not progress) as bar:
+        version = None if results is None else results.record_model(model_dir, model.manifest_, model.topic_model_)
         for chunk in clean_chunks(reader, options, progress=False):
             summary.add(chunk)
             quarantined.append(chunk.quarantine)
             if len(chunk.kept):
                 predicted = model.predict(chunk.kept[reader.text_col].tolist())
                 kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
-                writer.write(pd.concat([kept, predicted], axis=1))
+                classified = pd.concat([kept, predicted], axis=1)
+                writer.write(classified)
+                if results is not None:
+                    results.upsert_complaints(classified, reader.text_col, reader.id_col, model_version=version,
+                                              source_file=source_name or str(input_path))
             bar.update(chunk.rows_read)
+            if on_chunk is not None:
+                on_chunk(summary)
     write_quarantine(quarantined, Path(output_path), summary)
     summary.details.update(model=str(model_dir), text_column=reader.text_col, id_column=reader.id_col)
+    if results is not None:
+        summary.details["store"] = str(results.path)
     return summary
+
+
+@contextmanager
+def _results_store(store):
+    """The results store to write to: none, one opened (and closed) here, or the caller's."""
+    if store is None:
+        yield None
+        return
+    from explorer.store import ResultsStore
+
+    if isinstance(store, ResultsStore):
+        yield store
+        return
+    with ResultsStore(store) as results:
+        yield results
 
 
 def evaluate_job(
@@ -191,3 +228,23 @@ def topic_tree_lines(model_dir: str | Path) -> list[str]:
 
     walk(int(merges["parent_id"].iloc[-1]), 0)
     return lines
+
+
+def topics_over_time(classified_path: str | Path, date_col: str = "受理时间", freq: str = "M") -> pd.DataFrame:
+    """Complaints per topic and period from a ``tousu classify`` output: topics as rows
+    (largest first), periods as columns."""
+    from models.satisfaction import trends
+
+    table = TableReader(classified_path).rows()
+    for column in ("topic_label", date_col):
+        if column not in table:
+            raise InputError(classified_path, f"no column {column!r}; give the output of `tousu classify` "
+                                              f"and name the date column with --date-col")
+    counts = trends(table, date_col, by="topic_label", freq=freq)
+    pivot = counts.pivot(index="group", columns="period", values="count")
+    pivot.columns = [period.strftime("%Y-%m-%d" if freq in ("D", "W") else "%Y-%m") for period in pivot.columns]
+    pivot = pivot.loc[pivot.sum(axis=1).sort_values(ascending=False).index]
+    pivot.index.name = "topic_label"
+    pivot.attrs["undated"] = counts.attrs.get("missing_timestamps", 0) + counts.attrs.get("bad_timestamps", 0)
+    return pivot
+

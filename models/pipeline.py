@@ -121,7 +121,8 @@ class ComplaintModel(BaseEstimator):
         return self.classifier_.mode_
 
     def category_name(self, code: str) -> str:
-        return self.taxonomy_.name_of(code) if self.mode_ == "zero-shot" else code
+        """The taxonomy's name for a code; a supervised label that is not a code is its own name."""
+        return self.taxonomy_.name_of(code)
 
     def predict(self, texts, show_progress: bool = False) -> pd.DataFrame:
         check_is_fitted(self, "classifier_")

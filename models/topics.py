@@ -28,7 +28,7 @@ def _quiet_bertopic() -> None:
     """BERTopic warns on every save/load without an embedding model and on reassigned
     outliers, both of which we do on purpose; it resets its logger on construction."""
     logging.getLogger("BERTopic").setLevel(logging.ERROR)
-_TOPIC_FILE = "topic_info.json"
+TOPIC_INFO_FILE = "topic_info.json"
 
 
 def _require_bertopic():
@@ -155,7 +155,16 @@ class TopicModel(BaseEstimator):
         """Topic of each new document: the most similar topic embedding (never −1)."""
         check_is_fitted(self, "model_")
         similarities = np.asarray(embeddings, dtype=np.float32) @ self.topic_embeddings_.T
-        return self.topic_ids_[similarities.argmax(axis=1)]
+        return self._follow_merges(self.topic_ids_[similarities.argmax(axis=1)])
+
+    def _follow_merges(self, topic_ids: np.ndarray) -> np.ndarray:
+        """A topic an analyst merged into another (``merged_into`` in ``topic_info_``, set by
+        the explorer's model editing) answers as the topic it joined."""
+        if "merged_into" not in self.topic_info_:
+            return topic_ids
+        merged = self.topic_info_.dropna(subset=["merged_into"])
+        mapping = dict(zip(merged["topic_id"].astype(int), merged["merged_into"].astype(int)))
+        return pd.Series(topic_ids).replace(mapping).to_numpy(dtype=topic_ids.dtype)
 
     @property
     def topic_ids_(self) -> np.ndarray:
@@ -217,13 +226,13 @@ class TopicModel(BaseEstimator):
             "outlier_share_before_reduction": self.outlier_share_before_reduction_,
             "topics": info.to_dict("records"),
         }
-        (directory / _TOPIC_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+        (directory / TOPIC_INFO_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | Path) -> TopicModel:
         BERTopic = _require_bertopic()
         directory = Path(directory)
-        payload = json.loads((directory / _TOPIC_FILE).read_text(encoding="utf-8"))
+        payload = json.loads((directory / TOPIC_INFO_FILE).read_text(encoding="utf-8"))
         topic_model = cls(**payload["params"])
         _quiet_bertopic()
         topic_model.model_ = BERTopic.load(str(directory))

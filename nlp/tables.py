@@ -159,6 +159,14 @@ class TableReader:
         if rows_seen == 0:
             raise InputError(self.path, "the file has no rows under the header")
 
+    def rows(self) -> pd.DataFrame:
+        """Every row as text, without the complaint rules (no text column needed, ids not
+        checked): for side tables such as surveys.  The index is the spreadsheet row number."""
+        frames = list(self._raw_chunks())
+        if not frames or not sum(map(len, frames)):
+            raise InputError(self.path, "the file has no rows under the header")
+        return pd.concat(frames)
+
     def read(self) -> ReadResult:
         kept_parts, quarantine_parts = [], []
         for chunk in self.chunks():

@@ -5,8 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nlp.paths import data_dir
 from tousu.cli import main
-from tousu.demo import sample_path
+
+
+def sample_path():
+    return data_dir() / "sample" / "complaints_sample.csv"
 
 
 def test_clean_writes_masked_output_and_quarantine(tmp_path, capsys):
@@ -53,23 +57,18 @@ def test_embed_rejects_a_non_npy_output(tmp_path, capsys):
     assert "must be a .npy file" in capsys.readouterr().err
 
 
-def test_demo_runs_on_the_bundled_sample(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "tousu.cli", "demo", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )
+def test_demo_trains_classifies_and_links_offline(tmp_path):
+    """The README's main command, on a small generated set, with the network cut where Linux allows."""
+    command = [sys.executable, "-m", "tousu.cli", "demo", "--out", str(tmp_path), "--complaints", "400",
+               "--no-explore"]
+    if sys.platform == "linux" and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        command = ["unshare", "-n", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
-    assert "nearest neighbour" in done.stdout
-    assert (tmp_path / "embeddings.npy").exists()
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="network namespaces are Linux-only")
-def test_demo_runs_with_the_network_cut(tmp_path):
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("unshare -n is not permitted here")
-    done = subprocess.run(
-        ["unshare", "-n", sys.executable, "-m", "tousu.cli", "demo", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+    assert "CSAT drivers" in done.stdout and "重点改进区" in done.stdout
+    classified = pd.read_csv(tmp_path / "classified.csv", dtype=str)
+    assert len(classified) == 400 and classified["category"].notna().all()
+    assert not classified["内容"].str.contains(r"1[3-9]\d{9}").any()  # phone numbers masked
+    for name in ("report.xlsx", "drivers_csat.csv", "pareto.csv", "charts/quadrant.png"):
+        assert (tmp_path / "report" / name).is_file()
+    assert (tmp_path / "tousu.duckdb").is_file() and "tousu explore --store" in done.stdout

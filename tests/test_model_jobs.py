@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from complaint_fixtures import labelled_complaints
-from models.jobs import classify_job, evaluate_job, topic_tree_lines, topics_table, train_job
+from models.jobs import (
+    classify_job, evaluate_job, topic_tree_lines, topics_over_time, topics_table, train_job,
+)
 from models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from models.store import ModelStoreError
 from tousu.cli import main
@@ -57,6 +59,8 @@ def test_classify_round_trip_keeps_every_row_and_column(supervised_model, compla
     assert list(result.columns) == ["工单号", "内容", "类别", *OUTPUT_COLUMNS]
     assert len(result) == 119 and result["工单号"].is_unique
     assert (result["category"] == result["类别"]).mean() > 0.9
+    # Supervised labels that are taxonomy codes get the taxonomy's names.
+    assert set(result.loc[result["category"] == "QUE", "category_name"]) == {"营业厅排队等候"}
     assert result["confidence"].between(0, 1).all()
     assert (result["topic_id"] >= 0).all() and result["topic_label"].str.len().gt(0).all()
     assert not result["内容"].str.contains("13812345678").any()
@@ -112,6 +116,19 @@ def test_topic_hierarchy_merges_every_topic_into_one_tree(supervised_model, caps
     assert {int(line.split("topic ")[1].split(":")[0]) for line in leaves} == topic_ids
     assert main(["topics", str(supervised_model), "--hierarchy"]) == 0
     assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_topics_over_time_counts_every_dated_complaint(supervised_model, complaints, tmp_path):
+    classified = tmp_path / "classified.csv"
+    classify_job(supervised_model, complaints, classified, progress=False)
+    table = pd.read_csv(classified, dtype=str)
+    table["受理时间"] = pd.date_range("2026-01-01", periods=len(table), freq="D").strftime("%Y-%m-%d")
+    table.loc[0, "受理时间"] = ""
+    table.to_csv(classified, index=False)
+    over_time = topics_over_time(classified, freq="M")
+    assert list(over_time.columns) == ["2026-01", "2026-02", "2026-03", "2026-04"]
+    assert over_time.to_numpy().sum() == len(table) - 1 and over_time.attrs["undated"] == 1
+    assert set(over_time.index) <= set(table["topic_label"])
 
 
 def test_a_user_supplied_taxonomy_is_used_and_stored(complaints, tmp_path):

@@ -78,7 +78,8 @@ def _cmd_classify(args) -> None:
     from models.jobs import classify_job
 
     summary = classify_job(args.model_dir, args.input, args.output, chunk_rows=args.chunk_rows,
-                           cache=not args.no_cache, options=_clean_options(args), **_reader_options(args))
+                           cache=not args.no_cache, options=_clean_options(args), store=args.store,
+                           **_reader_options(args))
     print("\n".join(summary.lines()))
 
 
@@ -93,10 +94,16 @@ def _cmd_evaluate(args) -> None:
 
 
 def _cmd_topics(args) -> None:
-    from models.jobs import topic_tree_lines, topics_table
+    from models.jobs import topic_tree_lines, topics_over_time, topics_table
 
     if args.hierarchy:
         print("\n".join(topic_tree_lines(args.model_dir)))
+        return
+    if args.over_time:
+        table = topics_over_time(args.over_time, date_col=args.date_col, freq=args.freq)
+        print(table.to_string())
+        if table.attrs["undated"]:
+            print(f"({table.attrs['undated']:,} complaints without a usable {args.date_col} are not counted)")
         return
     table = topics_table(args.model_dir)
     print(f"outlier share after reduction: {table.attrs['outlier_share']:.1%}")
@@ -104,10 +111,35 @@ def _cmd_topics(args) -> None:
                                                    "category_share": "{:.0%}".format}))
 
 
+def _cmd_link(args) -> None:
+    from tousu.report import link_job, summary_lines
+
+    report = link_job(args.classified, args.surveys, args.output, key=args.key, date_col=args.date_col,
+                      freq=args.freq, growth_threshold=args.growth_threshold, charts=not args.no_charts,
+                      store=args.store)
+    print("\n".join(summary_lines(report)))
+    print(f"report: {args.output} ({len(report.summary['files'])} files: CSV per table, report.xlsx, charts/)")
+
+
 def _cmd_demo(args) -> None:
     from tousu.demo import run_demo
 
-    run_demo(Path(args.out), embedder=args.embedder)
+    written = run_demo(Path(args.out), embedder=args.embedder, retrain=args.retrain, complaints=args.complaints)
+    if args.no_explore:
+        print(f"\nexplore it with: tousu explore --store {written['store']}")
+        return
+    from explorer.launch import DEFAULT_PORT, run_explorer
+
+    print()
+    run_explorer(written["store"], port=args.port or DEFAULT_PORT, open_browser=not args.no_browser)
+
+
+def _cmd_explore(args) -> None:
+    from explorer.launch import DEFAULT_PORT, run_explorer
+
+    code = run_explorer(args.store, port=args.port or DEFAULT_PORT, open_browser=not args.no_browser)
+    if code not in (0, -2, 130):  # Ctrl-C is how an analyst stops it
+        raise SystemExit(code)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("-o", "--output", required=True, help="output table: .csv, .parquet or .xlsx")
     classify.add_argument("--chunk-rows", type=int, default=5000, help="rows per chunk (memory stays flat)")
     classify.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    classify.add_argument("--store", help="also upsert the results into this results store (DuckDB file)")
     _add_reader_options(classify)
     _add_clean_options(classify)
     classify.set_defaults(run=_cmd_classify)
@@ -171,12 +204,44 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("model_dir")
     topics.add_argument("--hierarchy", action="store_true",
                         help="print how topics merge into broader themes (a tree) instead of the list")
+    topics.add_argument("--over-time", metavar="CLASSIFIED",
+                        help="print complaints per topic and period from this tousu classify output")
+    topics.add_argument("--date-col", default="受理时间", help="date column for --over-time (default 受理时间)")
+    topics.add_argument("--freq", choices=["D", "W", "M", "Q"], default="M", help="period for --over-time")
     topics.set_defaults(run=_cmd_topics)
 
-    demo = commands.add_parser("demo", help="run the pipeline on the bundled sample data")
+    link = commands.add_parser("link", help="link classified complaints to survey scores; write the satisfaction report")
+    link.add_argument("classified", help="the output of tousu classify")
+    link.add_argument("surveys", help="survey table with CSAT (1-5) and/or NPS (0-10) and the key column")
+    link.add_argument("-o", "--output", required=True, help="report folder (CSV per table, report.xlsx, charts/)")
+    link.add_argument("--key", default="工单号",
+                      help="key column in both tables (default 工单号; e.g. 客户号); an empty key in the survey "
+                           "table marks a respondent without complaint, the baseline")
+    link.add_argument("--date-col", default="受理时间", help="complaint creation time, for trends and KPIs")
+    link.add_argument("--freq", choices=["D", "W", "M", "Q"], default="W", help="trend period (default: weeks)")
+    link.add_argument("--growth-threshold", type=float, default=0.5,
+                      help="alert when the last 4 periods exceed the 4 before by more than this share (default 0.5)")
+    link.add_argument("--no-charts", action="store_true", help="skip the PNG/HTML charts")
+    link.add_argument("--store", help="also upsert the surveys into this results store (DuckDB)")
+    link.set_defaults(run=_cmd_link)
+
+    demo = commands.add_parser("demo", help="train, classify and link on the bundled synthetic demo data")
     demo.add_argument("--out", default="out/demo", help="folder for the demo outputs (default: out/demo)")
     demo.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"one of {', '.join(EMBEDDER_NAMES)}")
+    demo.add_argument("--retrain", action="store_true", help="train again even if OUT/model exists")
+    demo.add_argument("--port", type=int, help="explorer port (default 8501)")
+    demo.add_argument("--no-browser", action="store_true", help="start the explorer without opening a browser")
+    demo.add_argument("--no-explore", action="store_true", help="stop after the report; do not start the explorer")
+    demo.add_argument("--complaints", type=int,
+                      help="generate this many synthetic complaints instead of using the bundled 3,000")
     demo.set_defaults(run=_cmd_demo)
+
+    explore = commands.add_parser("explore", help="open the results explorer (a Streamlit app) on a results store")
+    explore.add_argument("--store", help="results store written by classify/link --store "
+                                         "(default: the demo's, out/demo/tousu.duckdb)")
+    explore.add_argument("--port", type=int, help="port to serve on (default 8501)")
+    explore.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    explore.set_defaults(run=_cmd_explore)
     return parser
 
 

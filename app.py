@@ -1,0 +1,20 @@
+"""tousu 投诉分析 — the results explorer.
+
+``tousu explore [--store PATH]`` runs it (``streamlit run app.py`` with ``TOUSU_STORE``
+set). The pages in ``app_pages/`` are thin; what they show comes from ``explorer/``.
+"""
+import streamlit as st
+
+from explorer import filters, resources
+
+st.set_page_config(page_title="tousu 投诉分析", layout="wide")
+resources.store()  # stops here, with the reason, when the store cannot be opened
+filters.sidebar()
+st.navigation([
+    st.Page("app_pages/overview.py", title="总览", default=True),
+    st.Page("app_pages/drivers.py", title="满意度驱动"),
+    st.Page("app_pages/topics.py", title="主题"),
+    st.Page("app_pages/verbatims.py", title="工单"),
+    st.Page("app_pages/model.py", title="模型"),
+    st.Page("app_pages/upload.py", title="上传分类"),
+]).run()

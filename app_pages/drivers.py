@@ -1,0 +1,33 @@
+"""满意度驱动: importance × satisfaction quadrant, driver table with intervals, scores per category."""
+import streamlit as st
+
+from explorer import filters, resources, views
+from tousu import charts
+
+st.title("满意度驱动")
+active = filters.current()
+score = st.radio("满意度指标", ["CSAT", "NPS"], horizontal=True, key="drivers_score")
+result = resources.view("driver_tables", score, active)
+if result is None:
+    st.info("当前筛选下与工单关联的问卷太少，无法做驱动分析。请导入问卷（`tousu link … --store`）或放宽筛选。")
+    st.stop()
+drivers, quadrant, r_squared = result
+st.metric("模型解释度 R²", f"{r_squared:.2f}")
+if quadrant is not None and quadrant["quadrant"].notna().any():
+    st.altair_chart(views.quadrant_chart(quadrant), width="stretch")
+    focus = quadrant.loc[quadrant["quadrant"] == "重点改进区", "driver_name"]
+    st.markdown("**重点改进区：** " + ("、".join(focus) if len(focus) else "（无）"))
+effects = drivers.dropna(subset=["coef"])
+if len(effects):
+    st.altair_chart(charts.effect_chart(effects, score=score,
+                                        title=f"各类投诉对 {score} 的影响（OLS 系数，95% 置信区间）"),
+                    width="stretch")
+st.subheader("驱动因素明细")
+st.dataframe(views.labelled(drivers), hide_index=True)
+
+st.subheader("各类别满意度")
+scores = resources.view("category_scores", active)
+categories = scores[~scores["is_baseline"]]
+if categories["csat_mean"].notna().any():
+    st.altair_chart(charts.score_chart(categories, label="group_name"), width="stretch")
+st.dataframe(views.labelled(scores), hide_index=True)

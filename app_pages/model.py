@@ -1,0 +1,81 @@
+"""模型: versions with metrics; rename/merge topics, correct categories, save a new version."""
+from pathlib import Path
+
+import streamlit as st
+
+from explorer import editing, resources, views
+from models.store import ModelStoreError
+from models.taxonomy import load_taxonomy
+
+st.title("模型")
+versions = resources.query("model_versions")
+if versions.empty:
+    st.info("结果库中还没有模型版本。用 `tousu classify … --store` 导入分类结果。")
+    st.stop()
+st.dataframe(views.labelled(views.version_table(versions)), hide_index=True)
+
+store = resources.store()
+version = st.selectbox("编辑的模型版本", versions["model_version"], key="model_version",
+                       format_func=lambda v: views.version_name(v, versions))
+topics = resources.query("topics", version)
+live = topics[topics["merged_into"].isna()]
+labels = dict(zip(live["topic_id"], live["topic_label"]))
+
+st.subheader("主题：重命名与合并")
+if live.empty:
+    st.caption("该版本没有主题。")
+else:
+    left, right = st.columns(2)
+    with left:
+        renamed = st.selectbox("主题", list(labels), format_func=lambda t: f"{t} · {labels[t]}", key="rename_topic")
+        new_label = st.text_input("新名称", key="rename_label")
+        if st.button("重命名", key="rename") and new_label.strip():
+            store.edit_topic(version, renamed, new_label=new_label.strip())
+            st.success(f"主题 {renamed} 将改名为「{new_label.strip()}」（保存新版本后生效）")
+    with right:
+        source = st.selectbox("把主题", list(labels), format_func=lambda t: f"{t} · {labels[t]}", key="merge_source")
+        target = st.selectbox("并入", [t for t in labels if t != source],
+                              format_func=lambda t: f"{t} · {labels[t]}", key="merge_target")
+        if st.button("合并", key="merge") and target is not None:
+            store.edit_topic(version, source, merged_into=target)
+            st.success(f"主题 {source} 将并入主题 {target}（保存新版本后生效）")
+pending = resources.query("topic_edits", version)
+if len(pending):
+    st.dataframe(views.labelled(pending[["topic_id", "new_label", "merged_into", "edited_at"]]), hide_index=True)
+    st.button("放弃这些主题修改", key="discard_edits", on_click=store.discard_topic_edits, args=(version,))
+
+st.subheader("更正工单类别")
+taxonomy = load_taxonomy(Path(version) / "taxonomy.yaml") if (Path(version) / "taxonomy.yaml").is_file() else None
+names = resources.query("category_names") | ({c.code: c.name for c in taxonomy.all_categories} if taxonomy else {})
+complaint_id = st.text_input("工单号", key="correct_id").strip()
+complaint = resources.query("complaint", complaint_id) if complaint_id else None
+if complaint_id and complaint is None:
+    st.warning(f"没有工单 {complaint_id}")
+if complaint is not None:
+    st.markdown(f"当前类别：**{views.highlight(complaint['category_name'] or '')}**<br>"
+                f"{views.highlight(complaint['text'])}", unsafe_allow_html=True)
+    codes = sorted(names)
+    new_category = st.selectbox("改为", codes, format_func=lambda c: f"{names[c]}（{c}）", key="correct_category")
+    note = st.text_input("备注", key="correct_note")
+    if st.button("更正类别", key="correct"):
+        store.correct_category(complaint_id, new_category, names[new_category], note=note)
+        st.success(f"工单 {complaint_id} 已改为「{names[new_category]}」")
+corrections = resources.query("corrections")
+if len(corrections):
+    st.dataframe(views.labelled(corrections[["id", "old_category", "label", "corrected_at", "note"]]),
+                 hide_index=True)
+
+st.subheader("保存为新模型版本")
+st.caption("复制当前版本，写入主题改名与合并；类别更正另存为训练标签（id, text, label），"
+           "可用 `tousu train 标签文件 --label-col label` 重新训练。")
+save_note = st.text_input("版本说明", key="save_note")
+if st.button("保存为新模型版本", key="save_version", type="primary"):
+    try:
+        new_dir, manifest = editing.save_model_version(store, version, note=save_note)
+    except editing.NothingToSave:
+        st.warning("没有需要保存的修改。")
+    except ModelStoreError as error:
+        st.error(f"无法复制该模型版本：{error}")
+    else:
+        labels_file = manifest["edits"]["labels_file"]
+        st.success(f"已保存新版本 {new_dir}" + (f"；训练标签：{labels_file}" if labels_file else ""))

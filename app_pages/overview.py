@@ -1,0 +1,39 @@
+"""总览: volume, category shares and Pareto, CSAT/NPS, KPI tiles, trends, growth alerts."""
+import streamlit as st
+
+from explorer import filters, resources, views
+from tousu import charts
+
+st.title("总览")
+active = filters.current()
+total = resources.query("count", active)
+if total == 0:
+    st.info("当前筛选下没有工单。放宽筛选条件，或在「上传分类」页导入数据。")
+    st.stop()
+
+tiles = views.overview_tiles(total, resources.query("joined_scores", active), resources.view("kpi_table", active))
+for column, (label, value) in zip(st.columns(len(tiles)), tiles):
+    column.metric(label, value)
+
+pareto = resources.view("category_pareto", active)
+st.altair_chart(charts.pareto_chart(pareto, label="group_name"), width="stretch")
+with st.expander("类别占比明细"):
+    st.dataframe(views.labelled(pareto), hide_index=True)
+
+frequency = views.FREQUENCIES[st.radio("周期", list(views.FREQUENCIES), index=1, horizontal=True,
+                                       key="overview_frequency")]
+trend = resources.view("trend_table", "category", frequency, active)
+alerts = resources.view("growth_alerts", frequency, active)
+rising = alerts.loc[alerts["dimension"] == "类别", "group"]
+st.altair_chart(charts.trend_chart(views.top_groups(trend, also=rising), title="投诉量趋势（量最大与增长预警的类别）"),
+                width="stretch")
+
+st.subheader("增长预警")
+if alerts.empty:
+    st.success("近 4 个周期没有快速上升的类别或主题。")
+else:
+    st.warning(f"{len(alerts)} 个类别或主题近 4 个周期比之前 4 个周期增长超过 50%。")
+    st.dataframe(views.labelled(alerts.drop(columns="alert")), hide_index=True)
+
+with st.expander("处理时效 KPI（按类别）"):
+    st.dataframe(views.labelled(resources.view("kpi_table", active)), hide_index=True)

@@ -1,0 +1,713 @@
+"""The results store: classified complaints, surveys, topics and model versions in one DuckDB file.
+
+Jobs write into it chunk by chunk (``tousu classify --store``, ``tousu link --store``, the
+explorer's upload page); the explorer reads from it with SQL, so filtering and counting
+happen in DuckDB and only the rows or aggregates a page shows reach pandas.
+
+Columns are canonical English snake_case names; each input column is mapped to its role by
+its header (``工单号`` → ``id``, ``受理时间`` → ``created_at`` …, see :data:`COMPLAINT_ROLES`)
+and every other input column is kept in the JSON column ``extra``, so nothing is lost.
+Values that cannot be parsed (a time that is not a time, a score out of range) become NULL
+in their canonical column and keep their raw text in ``extra``.
+
+Writes are idempotent: rows are replaced by key (``id``, ``survey_id``) inside one
+transaction, so re-running a job duplicates nothing. Every write bumps ``meta.revision``,
+which the explorer uses to know when its cached query results are stale.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from models.satisfaction import MISSING_GROUP, REPEAT_YES, SCORE_RANGES, TOTAL_LABEL
+from nlp.clean import mask_pii
+from nlp.tables import KNOWN_ID_COLUMNS
+
+FORMAT = "tousu-results"
+SCHEMA_VERSION = 1
+REPEAT_NO = {"否", "n", "no", "0", "0.0", "false", "f", "不重复"}
+CLASSIFICATION_COLUMNS = ("category", "category_name", "confidence", "categories", "topic_id", "topic_label")
+
+# Role → headers that carry it (compared stripped and case-insensitively); the role's own
+# name is always accepted too.
+COMPLAINT_ROLES = {
+    "customer_id": ("客户号", "客户ID", "客户编号", "用户号码", "customer"),
+    "created_at": ("受理时间", "创建时间", "投诉时间", "created"),
+    "responded_at": ("首次响应时间", "响应时间", "responded"),
+    "resolved_at": ("办结时间", "结案时间", "解决时间", "resolved"),
+    "province": ("省份", "省"),
+    "channel": ("渠道", "受理渠道"),
+    "segment": ("客户类型", "客户群", "用户类型"),
+    "repeat": ("重复投诉", "是否重复"),
+}
+SURVEY_ROLES = {
+    "survey_id": ("问卷号", "问卷编号", "问卷ID"),
+    "ticket_id": ("工单号", "工单编号"),
+    "customer_id": COMPLAINT_ROLES["customer_id"],
+    "touchpoint": ("触点", "调查触点"),
+    "surveyed_at": ("调查时间", "回访时间", "问卷时间"),
+    "csat": ("CSAT", "满意度"),
+    "nps": ("NPS", "推荐度"),
+}
+TIME_COLUMNS = ("created_at", "responded_at", "resolved_at", "surveyed_at")
+# Columns the explorer may group, filter or list by; query helpers accept no others.
+GROUP_COLUMNS = ("category", "category_name", "topic_label", "topic_id", "province", "channel", "segment",
+                 "model_version", "source_file")
+LISTABLE_COLUMNS = {"id", "customer_id", "text", "created_at", "responded_at", "resolved_at", "repeat",
+                    "confidence", "categories", "loaded_at", "extra", *GROUP_COLUMNS}
+FREQ_UNITS = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
+
+_SCHEMA = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE complaints (
+    id VARCHAR PRIMARY KEY, customer_id VARCHAR, text VARCHAR,
+    created_at TIMESTAMP, responded_at TIMESTAMP, resolved_at TIMESTAMP,
+    province VARCHAR, channel VARCHAR, segment VARCHAR, "repeat" BOOLEAN,
+    category VARCHAR, category_name VARCHAR, confidence DOUBLE, categories VARCHAR,
+    topic_id INTEGER, topic_label VARCHAR,
+    model_version VARCHAR, source_file VARCHAR, loaded_at TIMESTAMP, extra JSON);
+CREATE TABLE surveys (
+    survey_id VARCHAR PRIMARY KEY, ticket_id VARCHAR, customer_id VARCHAR, linked_by VARCHAR,
+    touchpoint VARCHAR, surveyed_at TIMESTAMP, csat DOUBLE, nps DOUBLE,
+    source_file VARCHAR, loaded_at TIMESTAMP, extra JSON);
+CREATE TABLE topics (
+    model_version VARCHAR, topic_id INTEGER, topic_label VARCHAR, size BIGINT, share DOUBLE,
+    top_words VARCHAR, category VARCHAR, category_name VARCHAR, x DOUBLE, y DOUBLE, merged_into INTEGER,
+    PRIMARY KEY (model_version, topic_id));
+CREATE TABLE model_versions (
+    model_version VARCHAR PRIMARY KEY, name VARCHAR, version VARCHAR, created TIMESTAMP, mode VARCHAR,
+    taxonomy VARCHAR, embedder VARCHAR, metrics JSON, parent VARCHAR, recorded_at TIMESTAMP);
+CREATE TABLE category_corrections (
+    id VARCHAR, old_category VARCHAR, new_category VARCHAR, new_category_name VARCHAR,
+    corrected_at TIMESTAMP, note VARCHAR);
+CREATE TABLE topic_edits (
+    model_version VARCHAR, topic_id INTEGER, new_label VARCHAR, merged_into INTEGER, edited_at TIMESTAMP,
+    PRIMARY KEY (model_version, topic_id));
+-- Each survey response resolved to the complaint it rates: by ticket, or by customer (then the
+-- customer's earliest complaint, as tousu link keeps the first). An empty key is the baseline.
+CREATE VIEW survey_links AS
+WITH first_complaint AS (
+    SELECT customer_id, id FROM complaints WHERE customer_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY created_at NULLS LAST, id) = 1)
+SELECT s.*,
+       CASE WHEN s.linked_by = 'customer_id' THEN f.id ELSE c.id END AS complaint_id,
+       (CASE WHEN s.linked_by = 'customer_id' THEN s.customer_id ELSE s.ticket_id END) IS NULL AS is_baseline
+FROM surveys s
+LEFT JOIN first_complaint f ON s.linked_by = 'customer_id' AND f.customer_id = s.customer_id
+LEFT JOIN complaints c ON s.linked_by = 'ticket_id' AND c.id = s.ticket_id;
+"""
+
+
+class StoreError(ValueError):
+    """A results store that cannot be opened or used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the explorer's sidebar selects; empty fields do not filter.
+
+    Dates are inclusive calendar days of ``created_at``. ``csat`` keeps complaints with a
+    linked survey whose CSAT lies in the (inclusive) range. ``keyword`` is a plain substring
+    of the masked text (no wildcards).
+    """
+
+    start: date | None = None
+    end: date | None = None
+    categories: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    provinces: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    csat: tuple[float, float] | None = None
+    keyword: str = ""
+
+    def where(self, alias: str = "c") -> tuple[str, list]:
+        """A SQL condition on the complaints table (as ``alias``) and its bound parameters."""
+        clauses, params = [], []
+        if self.start is not None:
+            clauses.append(f"{alias}.created_at >= ?")
+            params.append(datetime.combine(self.start, datetime.min.time()))
+        if self.end is not None:
+            clauses.append(f"{alias}.created_at < ?")
+            params.append(datetime.combine(self.end + timedelta(days=1), datetime.min.time()))
+        for column, values in (("category", self.categories), ("topic_label", self.topics),
+                               ("province", self.provinces), ("channel", self.channels),
+                               ("segment", self.segments)):
+            if values:
+                named = [v for v in values if v != MISSING_GROUP]
+                condition = f"{alias}.{column} IN ({', '.join('?' * len(named))})" if named else "FALSE"
+                if MISSING_GROUP in values:
+                    condition = f"({condition} OR {alias}.{column} IS NULL)"
+                clauses.append(condition)
+                params.extend(named)
+        if self.csat is not None:
+            clauses.append(f"{alias}.id IN (SELECT complaint_id FROM survey_links WHERE csat BETWEEN ? AND ?)")
+            params.extend([float(self.csat[0]), float(self.csat[1])])
+        if self.keyword:
+            clauses.append(f"contains({alias}.text, ?)")
+            params.append(self.keyword)
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+def model_version_key(model_dir: str | Path) -> str:
+    """How a model version is named in the store: its directory, made absolute."""
+    return str(Path(model_dir).resolve())
+
+
+def detect_roles(columns, roles: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """{role: input column} for the columns whose header names a role."""
+    by_name = {str(c).strip().lower(): c for c in columns}
+    found: dict[str, str] = {}
+    for role, names in roles.items():
+        for name in (role, *names):
+            column = by_name.get(name.lower())
+            if column is not None and column not in found.values():
+                found[role] = column
+                break
+    return found
+
+
+def pca_2d(vectors: np.ndarray) -> np.ndarray:
+    """The first two principal components of ``vectors`` (rows), signs fixed for stable maps."""
+    vectors = np.asarray(vectors, dtype=float)
+    coordinates = np.zeros((len(vectors), 2))
+    if len(vectors) < 2:
+        return coordinates
+    centered = vectors - vectors.mean(axis=0)
+    _, _, components = np.linalg.svd(centered, full_matrices=False)
+    projected = centered @ components[:2].T
+    for k in range(projected.shape[1]):
+        if projected[np.abs(projected[:, k]).argmax(), k] < 0:
+            projected[:, k] *= -1
+        coordinates[:, k] = projected[:, k]
+    return coordinates
+
+
+class ResultsStore:
+    """A tousu results store in a DuckDB file (created when missing).
+
+    Use as a context manager, or call :meth:`close`. One store object may be shared by
+    threads (the explorer's sessions): every operation runs on its own cursor.
+
+    Raises :class:`StoreError` when the file is not a DuckDB database, is a DuckDB database
+    that tousu did not write, was written by a newer tousu, or is locked by another process.
+    """
+
+    def __init__(self, path: str | Path, read_only: bool = False):
+        self.path = Path(path)
+        if read_only and not self.path.is_file():
+            raise StoreError(f"{self.path}: no such results store; create one with `tousu classify --store` "
+                             "or `tousu demo`")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._connection = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as error:
+            hint = ("; another process (the explorer, or a running job) has it open for writing"
+                    if "lock" in str(error).lower() else "")
+            raise StoreError(f"{self.path}: cannot open as a results store ({error}){hint}") from None
+        try:
+            self._check_or_create(read_only)
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def _check_or_create(self, read_only: bool) -> None:
+        tables = {name for (name,) in self._connection.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_schema = 'main'").fetchall()}
+        if not tables:
+            if read_only:
+                raise StoreError(f"{self.path}: an empty database, not a tousu results store")
+            with self._transaction() as cursor:
+                cursor.execute(_SCHEMA)
+                cursor.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("revision", "0"),
+                    ("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))])
+            return
+        meta = dict(self._connection.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        if meta.get("format") != FORMAT:
+            raise StoreError(f"{self.path}: a DuckDB database but not a tousu results store "
+                             f"(its tables: {', '.join(sorted(tables))}); choose another --store file")
+        version = int(meta.get("schema_version", 0))
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer tousu (store schema {version}; this tousu reads "
+                             f"up to {SCHEMA_VERSION}); upgrade tousu")
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema {version} is older than this tousu's "
+                             f"({SCHEMA_VERSION}); rebuild it with `tousu classify --store`")
+
+    # ----- plumbing -----
+    @contextmanager
+    def _transaction(self):
+        cursor = self._connection.cursor()
+        try:
+            cursor.begin()
+            yield cursor
+            cursor.execute("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
+                           "WHERE key = 'revision'")
+            cursor.commit()
+        except BaseException:
+            cursor.rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """Run a read-only SQL query with bound parameters; the result as a DataFrame."""
+        with self._connection.cursor() as cursor:
+            return cursor.execute(sql, params or []).df()
+
+    def _scalar(self, sql: str, params: list | None = None):
+        with self._connection.cursor() as cursor:
+            rows = cursor.execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
+
+    def revision(self) -> int:
+        """A number that grows with every write (the explorer's cache key)."""
+        return int(self._scalar("SELECT value FROM meta WHERE key = 'revision'"))
+
+    # ----- writing -----
+    def upsert_complaints(self, table: pd.DataFrame, text_column: str, id_column: str | None = None,
+                          model_version: str | None = None, source_file: str | None = None) -> int:
+        """Insert or replace complaints by id; returns the number of rows written.
+
+        table: one chunk of ``tousu classify`` output (input columns + classification
+            columns); ``text_column`` holds the cleaned, masked text.
+        Earlier category corrections of these ids are applied again, so re-classifying
+        does not undo an analyst's correction.
+        """
+        frame = _canonical_complaints(table, text_column, id_column, model_version, source_file)
+        if frame.empty:
+            return 0
+        with self._transaction() as cursor:
+            cursor.register("incoming", frame)
+            cursor.execute("DELETE FROM complaints WHERE id IN (SELECT id FROM incoming)")
+            cursor.execute("INSERT INTO complaints BY NAME SELECT * FROM incoming")
+            cursor.execute("""
+                UPDATE complaints SET category = k.new_category, category_name = k.new_category_name
+                FROM (SELECT * FROM category_corrections WHERE id IN (SELECT id FROM incoming)
+                      QUALIFY row_number() OVER (PARTITION BY id ORDER BY corrected_at DESC) = 1) k
+                WHERE complaints.id = k.id""")
+            cursor.unregister("incoming")
+        return len(frame)
+
+    def upsert_surveys(self, table: pd.DataFrame, key_column: str = "工单号", source_file: str | None = None) -> int:
+        """Insert or replace survey responses by survey id; returns the number of rows written.
+
+        key_column: the column that links a response to complaints, as given to
+            ``tousu link --key``: a ticket column (``工单号``) or a customer column (``客户号``).
+            An empty key marks a respondent without complaint (the baseline).
+        Without a survey id column (``问卷号``), a stable id is derived from the row's content.
+        Repeated survey ids keep their first row, as ``tousu link`` does.
+        """
+        frame = _canonical_surveys(table, key_column, source_file)
+        with self._transaction() as cursor:
+            cursor.register("incoming", frame)
+            cursor.execute("DELETE FROM surveys WHERE survey_id IN (SELECT survey_id FROM incoming)")
+            cursor.execute("INSERT INTO surveys BY NAME SELECT * FROM incoming")
+            cursor.unregister("incoming")
+        return len(frame)
+
+    def record_model(self, model_dir: str | Path, manifest: dict | None = None, topic_model=None) -> str:
+        """Record a model version and its topics (with a 2-D map); returns the version key.
+
+        topic_model: the model's :class:`models.topics.TopicModel` if already loaded; else it
+            is loaded from ``model_dir/topics`` when the model has topics.
+        """
+        from models.store import read_manifest
+
+        key = model_version_key(model_dir)
+        manifest = manifest if manifest is not None else read_manifest(model_dir, verify=False)
+        if topic_model is None and (Path(model_dir) / "topics").is_dir():
+            from models.topics import TopicModel
+
+            topic_model = TopicModel.load(Path(model_dir) / "topics")
+        taxonomy = manifest.get("taxonomy", {})
+        created = pd.Timestamp(manifest["created"]) if manifest.get("created") else None
+        row = pd.DataFrame([{
+            "model_version": key, "name": manifest.get("name"), "version": manifest.get("version"),
+            "created": created.tz_convert(None) if created is not None and created.tzinfo else created,
+            "mode": manifest.get("mode"), "taxonomy": f"{taxonomy.get('name', '')} v{taxonomy.get('version', '')}",
+            "embedder": manifest.get("embedder", {}).get("name"),
+            "metrics": json.dumps(manifest.get("metrics", {}), ensure_ascii=False),
+            "parent": manifest.get("parent"), "recorded_at": pd.Timestamp.now(),
+        }])
+        topics = _topic_rows(key, topic_model) if topic_model is not None else None
+        with self._transaction() as cursor:
+            cursor.register("incoming", row)
+            cursor.execute("INSERT OR REPLACE INTO model_versions BY NAME SELECT * FROM incoming")
+            cursor.unregister("incoming")
+            cursor.execute("DELETE FROM topics WHERE model_version = ?", [key])
+            if topics is not None and len(topics):
+                cursor.register("incoming_topics", topics)
+                cursor.execute("INSERT INTO topics BY NAME SELECT * FROM incoming_topics")
+                cursor.unregister("incoming_topics")
+        return key
+
+    def correct_category(self, complaint_id: str, new_category: str, new_category_name: str | None = None,
+                         note: str = "") -> None:
+        """Set a complaint's category and log the correction (kept for retraining)."""
+        current = self.query("SELECT category FROM complaints WHERE id = ?", [complaint_id])
+        if current.empty:
+            raise StoreError(f"{self.path}: no complaint with id {complaint_id!r}")
+        old = current["category"].iloc[0]
+        name = new_category_name or new_category
+        with self._transaction() as cursor:
+            cursor.execute("INSERT INTO category_corrections VALUES (?, ?, ?, ?, ?, ?)",
+                           [complaint_id, old, new_category, name, datetime.now(), note])
+            cursor.execute("UPDATE complaints SET category = ?, category_name = ? WHERE id = ?",
+                           [new_category, name, complaint_id])
+
+    def edit_topic(self, model_version: str, topic_id: int, new_label: str | None = None,
+                   merged_into: int | None = None) -> None:
+        """Record a pending rename or merge of a topic; applied by saving a new model version."""
+        with self._transaction() as cursor:
+            cursor.execute("INSERT OR REPLACE INTO topic_edits VALUES (?, ?, ?, ?, ?)",
+                           [model_version, int(topic_id), new_label or None,
+                            None if merged_into is None else int(merged_into), datetime.now()])
+
+    def discard_topic_edits(self, model_version: str) -> None:
+        with self._transaction() as cursor:
+            cursor.execute("DELETE FROM topic_edits WHERE model_version = ?", [model_version])
+
+    def move_to_version(self, old_version: str, new_version: str, topic_ids: dict[int, int],
+                        labels: dict[int, str]) -> int:
+        """Point the complaints classified by ``old_version`` at ``new_version``, whose topics
+        differ only by renames and merges (``topic_ids`` old → new id, ``labels`` new id →
+        label); clears the applied topic edits. Returns the number of complaints moved."""
+        mapping = pd.DataFrame({"old_id": pd.Series(list(topic_ids), dtype="int64"),
+                                "new_id": pd.Series(list(topic_ids.values()), dtype="int64")})
+        mapping["label"] = mapping["new_id"].map(labels).astype(object)
+        with self._transaction() as cursor:
+            # fetchall: DuckDB refuses other work on a cursor while a result is unfinished.
+            (moved,), = cursor.execute("SELECT count(*) FROM complaints WHERE model_version = ?",
+                                       [old_version]).fetchall()
+            if len(mapping):
+                cursor.register("mapping", mapping)
+                cursor.execute("""
+                    UPDATE complaints SET topic_id = m.new_id, topic_label = m.label
+                    FROM mapping m WHERE complaints.model_version = ? AND complaints.topic_id = m.old_id""",
+                               [old_version])
+                cursor.unregister("mapping")
+            cursor.execute("UPDATE complaints SET model_version = ? WHERE model_version = ?",
+                           [new_version, old_version])
+            cursor.execute("DELETE FROM topic_edits WHERE model_version = ?", [old_version])
+        return int(moved)
+
+    # ----- reading: for the explorer -----
+    def count(self, filters: Filters = Filters()) -> int:
+        where, params = filters.where()
+        return int(self._scalar(f"SELECT count(*) FROM complaints c WHERE {where}", params))
+
+    def counts_by(self, column: str, filters: Filters = Filters()) -> pd.DataFrame:
+        """``group``, ``count`` (and ``group_name`` for categories) of the filtered complaints,
+        largest first; empty values are the group ``(缺失)``."""
+        _check_column(column)
+        where, params = filters.where()
+        name = ", any_value(c.category_name) AS group_name" if column == "category" else ""
+        return self.query(
+            f"SELECT coalesce(CAST(c.{column} AS VARCHAR), ?) AS \"group\", count(*) AS count{name} "
+            f"FROM complaints c WHERE {where} GROUP BY 1 ORDER BY count DESC, \"group\"",
+            [MISSING_GROUP, *params])
+
+    def cross_counts(self, row: str, column: str, filters: Filters = Filters()) -> pd.DataFrame:
+        """Filtered complaints counted by two columns: ``row``, ``column``, ``count``."""
+        _check_column(row)
+        _check_column(column)
+        where, params = filters.where()
+        return self.query(
+            f"SELECT coalesce(CAST(c.{row} AS VARCHAR), ?) AS {row}, coalesce(CAST(c.{column} AS VARCHAR), ?) "
+            f"AS {column}, count(*) AS count FROM complaints c WHERE {where} GROUP BY 1, 2 ORDER BY count DESC",
+            [MISSING_GROUP, MISSING_GROUP, *params])
+
+    def period_counts(self, column: str | None, freq: str = "W", filters: Filters = Filters()) -> pd.DataFrame:
+        """Complaints per period (its first day) and group of ``column``: ``period``, ``group``,
+        ``count``, only the combinations that occur (complete the grid before comparing)."""
+        if freq not in FREQ_UNITS:
+            raise ValueError(f"freq must be one of {', '.join(FREQ_UNITS)}, not {freq!r}")
+        if column is not None:
+            _check_column(column)
+        group = f"coalesce(CAST(c.{column} AS VARCHAR), ?)" if column else "?"
+        where, params = filters.where()
+        return self.query(
+            f"SELECT date_trunc(?, c.created_at) AS period, {group} AS \"group\", count(*) AS count "
+            f"FROM complaints c WHERE c.created_at IS NOT NULL AND {where} GROUP BY 1, 2 ORDER BY 1, 2",
+            [FREQ_UNITS[freq], MISSING_GROUP if column else TOTAL_LABEL, *params])
+
+    def complaints(self, filters: Filters = Filters(), limit: int | None = 100, offset: int = 0,
+                   columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """The filtered complaints, newest first."""
+        selected = "c.*" if columns is None else ", ".join(f"c.{_checked_column(c)}" for c in columns)
+        where, params = filters.where()
+        page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self.query(f"SELECT {selected} FROM complaints c WHERE {where} "
+                          f"ORDER BY c.created_at DESC NULLS LAST, c.id{page}", params)
+
+    def kpi_frame(self, filters: Filters = Filters()) -> pd.DataFrame:
+        """The columns :func:`models.satisfaction.kpis` needs, for the filtered complaints."""
+        where, params = filters.where()
+        return self.query(f'SELECT c.category, c.created_at, c.responded_at, c.resolved_at, c."repeat", c.channel '
+                          f"FROM complaints c WHERE {where}", params)
+
+    def joined_scores(self, filters: Filters = Filters()) -> pd.DataFrame:
+        """Survey responses joined to the filtered complaints they rate, plus the baseline
+        (respondents without complaint), with only the columns the statistics need:
+        ``survey_id``, ``touchpoint``, ``CSAT``, ``NPS``, ``has_complaint`` and the complaint's
+        ``category``, ``category_name``, ``topic_label``, ``province``, ``channel``, ``segment``.
+        Responses whose key matches no complaint are left out, as in ``tousu link``."""
+        where, params = filters.where()
+        score_filter, score_params = "", []
+        if filters.csat is not None:
+            score_filter = " AND l.csat BETWEEN ? AND ?"
+            score_params = [float(filters.csat[0]), float(filters.csat[1])]
+        return self.query(f"""
+            WITH c AS (SELECT c.id, c.category, c.category_name, c.topic_label, c.province, c.channel, c.segment
+                       FROM complaints c WHERE {where})
+            SELECT l.survey_id, l.touchpoint, l.csat AS "CSAT", l.nps AS "NPS", c.id IS NOT NULL AS has_complaint,
+                   c.category, c.category_name, c.topic_label, c.province, c.channel, c.segment
+            FROM survey_links l LEFT JOIN c ON c.id = l.complaint_id
+            WHERE (l.is_baseline OR c.id IS NOT NULL){score_filter}
+            ORDER BY l.survey_id""", params + score_params)
+
+    def date_bounds(self) -> tuple[date | None, date | None]:
+        with self._connection.cursor() as cursor:
+            (low, high), = cursor.execute("SELECT min(created_at), max(created_at) FROM complaints").fetchall()
+        return (low.date() if low else None, high.date() if high else None)
+
+    def distinct(self, column: str) -> list[str]:
+        """The distinct non-empty values of a complaint column, as text, sorted."""
+        _check_column(column)
+        return self.query(f"SELECT DISTINCT CAST({column} AS VARCHAR) AS v FROM complaints "
+                          f"WHERE {column} IS NOT NULL ORDER BY v")["v"].tolist()
+
+    def category_names(self) -> dict[str, str]:
+        """{category code: name} as the complaints carry them."""
+        table = self.query("SELECT category, any_value(category_name) AS name FROM complaints "
+                           "WHERE category IS NOT NULL GROUP BY 1 ORDER BY 1")
+        return dict(zip(table["category"], table["name"].fillna(table["category"])))
+
+    def complaint(self, complaint_id: str) -> dict | None:
+        table = self.query("SELECT * FROM complaints WHERE id = ?", [complaint_id])
+        return None if table.empty else table.iloc[0].to_dict()
+
+    def has_surveys(self) -> bool:
+        return bool(self._scalar("SELECT count(*) > 0 FROM surveys"))
+
+    # ----- reading: models and edits -----
+    def model_versions(self) -> pd.DataFrame:
+        """Recorded model versions, most recently recorded first, with complaint counts."""
+        return self.query("""
+            SELECT m.*, (SELECT count(*) FROM complaints c WHERE c.model_version = m.model_version) AS complaints
+            FROM model_versions m ORDER BY m.recorded_at DESC""")
+
+    def current_model_version(self) -> str | None:
+        """The model version recorded last (by a classify run or an edit)."""
+        return self._scalar("SELECT model_version FROM model_versions ORDER BY recorded_at DESC LIMIT 1")
+
+    def topics(self, model_version: str) -> pd.DataFrame:
+        return self.query("SELECT * FROM topics WHERE model_version = ? ORDER BY size DESC, topic_id",
+                          [model_version])
+
+    def topic_edits(self, model_version: str) -> pd.DataFrame:
+        return self.query("SELECT * FROM topic_edits WHERE model_version = ? ORDER BY topic_id", [model_version])
+
+    def corrections(self) -> pd.DataFrame:
+        """The latest category correction of each complaint, with its text: labels for retraining."""
+        return self.query("""
+            SELECT k.id, c.text, k.new_category AS label, k.old_category, k.corrected_at, k.note
+            FROM category_corrections k JOIN complaints c USING (id)
+            QUALIFY row_number() OVER (PARTITION BY k.id ORDER BY k.corrected_at DESC) = 1
+            ORDER BY k.corrected_at""")
+
+
+# ----------------------------------------------------------------------------- input → canonical rows
+def _check_column(column: str) -> None:
+    if column not in GROUP_COLUMNS:
+        raise ValueError(f"cannot group or filter by {column!r}; use one of {', '.join(GROUP_COLUMNS)}")
+
+
+def _checked_column(column: str) -> str:
+    if column not in LISTABLE_COLUMNS:
+        raise ValueError(f"no complaint column {column!r}")
+    return f'"{column}"'
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Stripped text, None where empty (DuckDB reads None as NULL)."""
+    text = values.astype("string").str.strip()
+    keep = (text.notna() & (text != "")).fillna(False).astype(bool)
+    return text.astype(object).where(keep, None)
+
+
+def _unparsed(text: pd.Series, parsed: pd.Series) -> pd.Series:
+    return text.where(parsed.isna() & text.notna(), None)
+
+
+def _parse_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(naive timestamps, the raw text of values that are not times).
+
+    The format is inferred from the first value (fast); the rest is parsed again one by one.
+    Zone offsets are dropped, keeping the wall-clock time as written.
+    """
+    text = _as_text(values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": the retry handles it
+        parsed = pd.to_datetime(text, errors="coerce")
+        retry = parsed.isna() & text.notna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+    if parsed.dt.tz is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed, _unparsed(text, parsed)
+
+
+def _parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(True/False/<NA> repeat flags, the raw text of values that are neither)."""
+    text = _as_text(values)
+    lower = text.str.lower()
+    flags = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    flags[lower.isin(REPEAT_YES).to_numpy()] = True
+    flags[lower.isin(REPEAT_NO).to_numpy()] = False
+    return flags, _unparsed(text, flags)
+
+
+def _parse_scores(values: pd.Series, bounds: tuple[int, int]) -> tuple[pd.Series, pd.Series]:
+    """(scores as floats, the raw text of values that are not numbers within ``bounds``)."""
+    text = _as_text(values.astype("string").str.normalize("NFKC"))  # full-width digits too
+    scores = pd.to_numeric(text, errors="coerce").astype(float)
+    scores = scores.where(scores.between(*bounds))
+    return scores, _unparsed(text, scores)
+
+
+def _extra_json(table: pd.DataFrame, columns: list[str], unparsed: dict[str, pd.Series]) -> list[str | None]:
+    """Per row, the other input columns (PII-masked) and unparseable values, as JSON."""
+    parts = {column: _as_text(table[column]) for column in columns}
+    parts |= {column: raw.astype(object).where(raw.notna(), None) for column, raw in unparsed.items()}
+    if not parts:
+        return [None] * len(table)
+    frame = pd.DataFrame(parts, index=table.index)
+    records = []
+    for values in frame.itertuples(index=False, name=None):
+        record = {column: mask_pii(value) for column, value in zip(frame.columns, values) if value is not None}
+        records.append(json.dumps(record, ensure_ascii=False) if record else None)
+    return records
+
+
+def _canonical_complaints(table: pd.DataFrame, text_column: str, id_column: str | None,
+                          model_version: str | None, source_file: str | None) -> pd.DataFrame:
+    if id_column is None:
+        id_column = next((c for c in KNOWN_ID_COLUMNS if c in table.columns and c != text_column), None)
+        if id_column is None:
+            raise StoreError(f"no id column among {', '.join(map(str, table.columns))}; name it")
+    for column in (text_column, id_column):
+        if column not in table.columns:
+            raise StoreError(f"no column {column!r} among {', '.join(map(str, table.columns))}")
+    table = table.reset_index(drop=True)
+    used = {text_column, id_column, *CLASSIFICATION_COLUMNS}
+    roles = detect_roles([c for c in table.columns if c not in used], COMPLAINT_ROLES)
+    frame = pd.DataFrame({"id": _as_text(table[id_column]), "text": table[text_column].astype(object)})
+    unparsed = {}
+    for role, column in roles.items():
+        if role in TIME_COLUMNS:
+            frame[role], unparsed[column] = _parse_times(table[column])
+        elif role == "repeat":
+            frame[role], unparsed[column] = _parse_flags(table[column])
+        else:
+            frame[role] = _as_text(table[column])
+    for column in CLASSIFICATION_COLUMNS:
+        if column in table.columns:
+            frame[column] = table[column]
+    if "confidence" in frame:
+        frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce").astype(float)
+    if "topic_id" in frame:
+        frame["topic_id"] = pd.to_numeric(frame["topic_id"], errors="coerce").astype("Int64")
+    for column in ("category", "category_name", "categories", "topic_label"):
+        if column in frame:
+            frame[column] = _as_text(frame[column])
+    frame["model_version"] = model_version
+    frame["source_file"] = source_file
+    frame["loaded_at"] = pd.Timestamp.now()
+    frame["extra"] = _extra_json(table, [c for c in table.columns if c not in used and c not in roles.values()],
+                                 unparsed)
+    frame = frame[frame["id"].notna()]
+    return frame.drop_duplicates("id", keep="first")
+
+
+def _row_ids(table: pd.DataFrame, prefix: str) -> list[str]:
+    """Stable ids from a row's content; repeated identical rows get ``-2``, ``-3`` …"""
+    seen: dict[str, int] = {}
+    ids = []
+    for values in table.astype(str).itertuples(index=False):
+        digest = prefix + hashlib.sha1("\x1f".join(values).encode("utf-8")).hexdigest()[:16]
+        seen[digest] = seen.get(digest, 0) + 1
+        ids.append(digest if seen[digest] == 1 else f"{digest}-{seen[digest]}")
+    return ids
+
+
+def _canonical_surveys(table: pd.DataFrame, key_column: str, source_file: str | None) -> pd.DataFrame:
+    if key_column not in table.columns:
+        raise StoreError(f"surveys: no key column {key_column!r}; the columns are: "
+                         f"{', '.join(map(str, table.columns))}")
+    table = table.reset_index(drop=True)
+    key_role = next((role for role, column in detect_roles([key_column], SURVEY_ROLES).items()), "ticket_id")
+    linked_by = "customer_id" if key_role == "customer_id" else "ticket_id"
+    roles = detect_roles([c for c in table.columns if c != key_column], SURVEY_ROLES)
+    roles[linked_by] = key_column
+    frame = pd.DataFrame(index=table.index)
+    frame["survey_id"] = _as_text(table[roles["survey_id"]]) if "survey_id" in roles else _row_ids(table, "s")
+    unparsed = {}
+    for role, column in roles.items():
+        if role == "survey_id":
+            continue
+        if role in TIME_COLUMNS:
+            frame[role], unparsed[column] = _parse_times(table[column])
+        elif role in ("csat", "nps"):
+            frame[role], unparsed[column] = _parse_scores(table[column], SCORE_RANGES[role.upper()])
+        else:
+            frame[role] = _as_text(table[column])
+    frame["linked_by"] = linked_by
+    frame["source_file"] = source_file
+    frame["loaded_at"] = pd.Timestamp.now()
+    frame["extra"] = _extra_json(table, [c for c in table.columns if c not in roles.values()], unparsed)
+    frame = frame[frame["survey_id"].notna()]
+    return frame.drop_duplicates("survey_id", keep="first")
+
+
+def _topic_rows(model_version: str, topic_model) -> pd.DataFrame:
+    info = topic_model.topic_info_.copy()
+    coordinates = pd.DataFrame(pca_2d(topic_model.topic_embeddings_), columns=["x", "y"],
+                               index=pd.Index(topic_model.topic_ids_, name="topic_id"))
+    info = info.join(coordinates, on="topic_id")
+    frame = pd.DataFrame({
+        "model_version": model_version,
+        "topic_id": info["topic_id"].astype(int),
+        "topic_label": info["topic_label"].astype(str),
+        "size": info["size"].astype("int64"),
+        "share": info["share"].astype(float) if "share" in info else np.nan,
+        "top_words": info["top_words"].map(lambda words: " ".join(words) if isinstance(words, (list, tuple, np.ndarray))
+                                           else str(words)),
+        "x": info["x"], "y": info["y"],
+    })
+    for column in ("category", "category_name"):
+        frame[column] = _as_text(info[column]) if column in info else None
+    merged = info["merged_into"] if "merged_into" in info else pd.Series(np.nan, index=info.index)
+    frame["merged_into"] = pd.to_numeric(merged, errors="coerce").astype("Int64")
+    return frame

@@ -1,0 +1,280 @@
+"""What the explorer pages show, as tables and charts; no Streamlit here.
+
+Functions that take a :class:`~explorer.store.ResultsStore` first are the pages' data:
+they query aggregates or narrow columns from the store and compute the statistics with
+:mod:`models.satisfaction`, the same functions ``tousu link`` reports with. The pages call
+them through :func:`explorer.resources.view`, which caches their results.
+"""
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+from datetime import date
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from explorer.store import Filters, ResultsStore
+from models import satisfaction as sat
+from nlp.clean import mask_pii
+from tousu import charts
+from tousu.report import HEADERS
+
+FREQUENCIES = {"日": "D", "周": "W", "月": "M"}
+MODES = {"supervised": "有监督", "zero-shot": "零样本"}
+EXPORT_LIMIT = 200_000
+DRIVER_BOOTSTRAP = 100
+SCORE_BOOTSTRAP = 500
+COLUMN_LABELS = {
+    "id": "工单号", "customer_id": "客户号", "text": "内容", "created_at": "受理时间", "responded_at": "首次响应时间",
+    "resolved_at": "办结时间", "province": "省份", "channel": "渠道", "segment": "客户类型", "repeat": "重复投诉",
+    "category": "类别代码", "category_name": "类别", "confidence": "置信度", "categories": "多标签类别",
+    "topic_id": "主题编号", "topic_label": "主题", "model_version": "模型版本", "source_file": "来源文件",
+    "loaded_at": "入库时间", "similarity": "相似度", "top_words": "关键词", "size": "训练时规模",
+    "filtered_count": "当前筛选投诉量", "x": "x", "y": "y", "merged_into": "并入主题",
+    "new_label": "新名称", "edited_at": "修改时间", "label": "标签", "old_category": "原类别",
+    "corrected_at": "更正时间", "name": "名称", "version": "版本", "created": "创建时间", "mode": "模式",
+    "taxonomy": "分类体系", "embedder": "向量模型", "parent": "来源版本", "recorded_at": "登记时间",
+    "complaints": "工单数", "accuracy": "留出准确率", "macro_f1": "留出宏F1", "topic_count": "主题数",
+}
+LABELS = HEADERS | COLUMN_LABELS
+LIST_COLUMNS = ("id", "created_at", "category_name", "topic_label", "province", "channel", "segment",
+                "confidence", "text")
+EXPORT_COLUMNS = ("id", "customer_id", "created_at", "responded_at", "resolved_at", "province", "channel",
+                  "segment", "repeat", "category", "category_name", "confidence", "categories", "topic_id",
+                  "topic_label", "text", "model_version", "source_file")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """The table for display: Chinese column headers, floats to 4 decimals (p-values of 1e-40
+    otherwise overflow their column)."""
+    floats = table.select_dtypes(include="float").columns
+    return table.round({column: 4 for column in floats}).rename(columns=LABELS)
+
+
+# ----------------------------------------------------------------------------- volumes and trends
+def category_pareto(store: ResultsStore, filters: Filters) -> pd.DataFrame:
+    """Categories by volume with share, cumulative share and A/B/C class (``group_name`` = name)."""
+    counts = store.counts_by("category", filters)
+    if counts.empty:
+        return pd.DataFrame(columns=["group", "group_name", "count", "share", "cum_share", "pareto_class"])
+    table = sat.pareto(pd.Series(counts["count"].to_numpy(), index=counts["group"]))
+    names = dict(zip(counts["group"], counts["group_name"].fillna(counts["group"])))
+    table.insert(1, "group_name", table["group"].map(names))
+    return table
+
+
+def _complete_grid(counts: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """Every group in every period from the first to the last (0 where none), as sat.trends does."""
+    if counts.empty:
+        return counts
+    counts = counts.assign(period=counts["period"].astype("datetime64[ns]"))
+    periods = pd.period_range(counts["period"].min(), counts["period"].max(), freq=freq).to_timestamp()
+    grid = pd.MultiIndex.from_product([periods, sorted(counts["group"].unique())], names=["period", "group"])
+    return counts.set_index(["period", "group"])["count"].reindex(grid, fill_value=0).reset_index()
+
+
+def trend_table(store: ResultsStore, column: str, freq: str, filters: Filters) -> pd.DataFrame:
+    """Complaints per period and group of ``column``: ``period``, ``group``, ``group_name``, ``count``."""
+    table = _complete_grid(store.period_counts(column, freq, filters), freq)
+    names = store.category_names() if column == "category" else {}
+    table.insert(2, "group_name", table["group"].map(lambda group: names.get(group, group)))
+    return table
+
+
+def _without_incomplete_last_period(table: pd.DataFrame, latest: date | None, freq: str) -> pd.DataFrame:
+    """Drop the last period unless the data reach its last day: an export taken mid-week would
+    show a fall in that week, and hide a rise (as ``tousu link`` does)."""
+    if table.empty or latest is None:
+        return table
+    last = table["period"].max()
+    period_end = pd.Period(last, {"D": "D", "W": "W-SUN", "M": "M", "Q": "Q"}[freq]).end_time.date()
+    return table if latest >= period_end else table[table["period"] < last]
+
+
+def growth_alerts(store: ResultsStore, freq: str, filters: Filters, threshold: float = 0.5) -> pd.DataFrame:
+    """Categories and topics whose recent periods exceed the periods before by more than ``threshold``."""
+    latest = store.date_bounds()[1]
+    found = []
+    for dimension, column in (("类别", "category"), ("主题", "topic_label")):
+        trend = _without_incomplete_last_period(trend_table(store, column, freq, filters), latest, freq)
+        if trend.empty:
+            continue
+        alerts = sat.growth_alerts(trend[["period", "group", "count"]], threshold=threshold)
+        names = dict(zip(trend["group"], trend["group_name"]))
+        alerts.insert(0, "dimension", dimension)
+        alerts.insert(2, "group_name", alerts["group"].map(names))
+        found.append(alerts)
+    columns = ["dimension", "group", "group_name", "previous", "recent", "growth", "alert", "recent_start",
+               "previous_start"]
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
+
+
+def top_groups(trend: pd.DataFrame, n: int = 8, also=()) -> pd.DataFrame:
+    """The trend rows of the ``n`` largest groups and of the groups in ``also`` (rising ones):
+    a chart with 30 lines shows nothing."""
+    largest = trend.groupby("group")["count"].sum().nlargest(n).index
+    return trend[trend["group"].isin(set(largest) | set(also))]
+
+
+# ----------------------------------------------------------------------------- satisfaction and KPIs
+def kpi_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
+    """Handling KPIs per category and overall (last row), as :func:`models.satisfaction.kpis`."""
+    frame = store.kpi_frame(filters)
+    table = sat.kpis(frame, created="created_at", responded="responded_at", resolved="resolved_at",
+                     repeat="repeat", channel=None, text=None, by="category")
+    names = store.category_names()
+    table.insert(1, "group_name", table["group"].map(lambda group: names.get(group, group)))
+    return table
+
+
+def overview_tiles(total: int, joined: pd.DataFrame, kpis: pd.DataFrame) -> list[tuple[str, str]]:
+    """(label, value) of the overview's KPI tiles."""
+    complainants = joined[joined["has_complaint"]] if len(joined) else joined
+    overall = kpis.iloc[-1] if len(kpis) else pd.Series(dtype=float)
+
+    def share(column):
+        value = overall.get(column, np.nan)
+        return "—" if pd.isna(value) else f"{value:.1%}"
+
+    csat = complainants["CSAT"].mean() if len(complainants) else np.nan
+    nps = sat.nps(complainants["NPS"].dropna()) if len(complainants) and complainants["NPS"].notna().any() else np.nan
+    return [
+        ("投诉量", f"{total:,}"),
+        ("投诉客户平均CSAT", "—" if pd.isna(csat) else f"{csat:.2f}"),
+        ("投诉客户NPS", "—" if pd.isna(nps) else f"{nps:.0f}"),
+        ("24小时响应率", share("responded_24h_share")),
+        ("48小时办结率", share("resolved_48h_share")),
+        ("重复投诉率", share("repeat_rate")),
+    ]
+
+
+def category_scores(store: ResultsStore, filters: Filters) -> pd.DataFrame:
+    """CSAT/NPS per category and for the baseline, with bootstrap intervals."""
+    joined = store.joined_scores(filters)
+    if joined.empty:
+        return pd.DataFrame(columns=sat.GROUP_SCORE_COLUMNS)
+    return sat.group_scores(joined, by="category", n_boot=SCORE_BOOTSTRAP, seed=0)
+
+
+def driver_tables(store: ResultsStore, score: str, filters: Filters):
+    """(drivers table with names, importance × satisfaction quadrant or None, R²), or None
+    when there are too few responses with a complaint."""
+    joined = store.joined_scores(filters)
+    if joined.empty or joined[score].notna().sum() < 3 or not joined["has_complaint"].any():
+        return None
+    indicators = sat.indicator_matrix(joined, column="category")
+    model = sat.DriverModel(n_boot=DRIVER_BOOTSTRAP, seed=0).fit(indicators, joined[score])
+    drivers = model.drivers_table()
+    names = store.category_names()
+    drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))
+    quadrant = sat.quadrant(drivers) if score == "CSAT" else None
+    return drivers, quadrant, float(model.r2_)
+
+
+def quadrant_chart(quadrant: pd.DataFrame) -> alt.Chart:
+    """The quadrant with its split lines on the chart's axes (importance as a share)."""
+    placed = quadrant.dropna(subset=["quadrant"])
+    total = quadrant["importance"].sum()
+    return charts.quadrant_chart(
+        placed, x_split=float(placed["importance_split"].iloc[0] / total) if total else None,
+        y_split=float(placed["performance_split"].iloc[0]))
+
+
+# ----------------------------------------------------------------------------- topics
+def topic_table(store: ResultsStore, model_version: str, filters: Filters) -> pd.DataFrame:
+    """The version's topics (merged ones left out) with their complaint count in the filter."""
+    topics = store.topics(model_version)
+    topics = topics[topics["merged_into"].isna()].copy()
+    counts = store.cross_counts("topic_id", "model_version", filters)
+    counts = counts[counts["model_version"] == model_version]
+    by_topic = dict(zip(counts["topic_id"].astype(str), counts["count"]))
+    topics["filtered_count"] = topics["topic_id"].astype(str).map(by_topic).fillna(0).astype(int)
+    return topics.sort_values(["filtered_count", "size"], ascending=False, ignore_index=True)
+
+
+def topic_category_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
+    """Complaints by topic (rows) and category (columns) in the filter."""
+    counts = store.cross_counts("topic_label", "category_name", filters)
+    if counts.empty:
+        return pd.DataFrame()
+    table = counts.pivot_table(index="topic_label", columns="category_name", values="count", fill_value=0,
+                               aggfunc="sum")
+    table = table.loc[table.sum(axis=1).sort_values(ascending=False).index]
+    return table.rename_axis(index="主题", columns="类别")
+
+
+# ----------------------------------------------------------------------------- verbatims
+def complaint_table(rows: pd.DataFrame, columns=LIST_COLUMNS) -> pd.DataFrame:
+    """Complaint rows for display or export: chosen columns, customer ids masked, Chinese headers."""
+    table = rows[[c for c in columns if c in rows.columns]].copy()
+    if "customer_id" in table:  # a customer id is often the phone number itself
+        table["customer_id"] = table["customer_id"].map(lambda v: mask_pii(v) if isinstance(v, str) else v)
+    return labelled(table)
+
+
+def _markdown_escaped(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text))
+
+
+def highlight(text: str, keyword: str = "") -> str:
+    """``text`` safe for ``st.markdown(..., unsafe_allow_html=True)``, ``keyword`` in ``<mark>``."""
+    text = text or ""
+    if not keyword:
+        return _markdown_escaped(text)
+    marked = f"<mark>{_markdown_escaped(keyword)}</mark>"
+    return marked.join(_markdown_escaped(part) for part in text.split(keyword))
+
+
+def export_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
+    """The current selection as exported (at most :data:`EXPORT_LIMIT` rows, newest first)."""
+    return complaint_table(store.complaints(filters, limit=EXPORT_LIMIT, columns=EXPORT_COLUMNS),
+                           columns=EXPORT_COLUMNS)
+
+
+def csv_bytes(table: pd.DataFrame) -> bytes:
+    """CSV as UTF-8 with BOM, so Excel shows Chinese correctly."""
+    return table.to_csv(index=False).encode("utf-8-sig")
+
+
+def xlsx_bytes(table: pd.DataFrame, sheet: str = "工单") -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as excel:
+        table.to_excel(excel, sheet_name=sheet, index=False)
+    return buffer.getvalue()
+
+
+def most_similar(query: np.ndarray, rows: pd.DataFrame, vectors: np.ndarray, top: int = 10) -> pd.DataFrame:
+    """The ``top`` rows whose vectors are closest to ``query`` (cosine), with ``similarity``."""
+    if len(rows) == 0:
+        return rows.assign(similarity=pd.Series(dtype=float))
+    unit = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    similarity = unit @ (query / max(float(np.linalg.norm(query)), 1e-12))
+    best = np.argsort(-similarity, kind="stable")[:top]
+    return rows.iloc[best].assign(similarity=np.round(similarity[best], 3)).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- models
+def version_table(versions: pd.DataFrame) -> pd.DataFrame:
+    """Model versions with their headline metrics pulled out of the metrics JSON."""
+    table = versions.copy()
+    metrics = table["metrics"].map(lambda text: json.loads(text) if isinstance(text, str) else {})
+    holdout = metrics.map(lambda m: m.get("holdout", {}))
+    table["accuracy"] = holdout.map(lambda h: h.get("accuracy"))
+    table["macro_f1"] = holdout.map(lambda h: h.get("macro_f1"))
+    table["mode"] = table["mode"].map(lambda mode: MODES.get(mode, mode))
+    columns = ["name", "version", "mode", "accuracy", "macro_f1", "complaints", "taxonomy", "embedder",
+               "parent", "created", "model_version"]
+    return table[columns]
+
+
+def version_name(model_version: str, versions: pd.DataFrame) -> str:
+    row = versions[versions["model_version"] == model_version]
+    if row.empty:
+        return model_version
+    name, version = row["name"].iloc[0], row["version"].iloc[0]
+    return name if name == version else f"{name}/{version}"

@@ -1,0 +1,194 @@
+"""The results store: idempotent upserts, SQL filters with bound parameters, foreign files refused."""
+import json
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from complaint_fixtures import labelled_complaints
+from explorer.store import Filters, ResultsStore, StoreError, pca_2d
+from models.jobs import classify_job, train_job
+from tousu.cli import main
+
+N_COMPLAINTS = 60
+
+
+@pytest.fixture(scope="module")
+def complaint_file(tmp_path_factory):
+    table = labelled_complaints(per_category=N_COMPLAINTS // 6)
+    rows = range(len(table))
+    table["受理时间"] = [f"2026-03-{1 + i % 28:02d} 09:00:00" for i in rows]
+    table["首次响应时间"] = [f"2026-03-{1 + i % 28:02d} 21:00:00" for i in rows]
+    table["省份"] = ["广东" if i % 3 == 0 else "江苏" for i in rows]
+    table["渠道"] = "10086热线"
+    table["客户号"] = [f"C{i:03d}" for i in rows]
+    table["重复投诉"] = ["是" if i % 4 == 0 else "否" for i in rows]
+    table["工单备注"] = "已回访"
+    table.loc[0, "受理时间"] = "上周三"
+    table.loc[1, "内容"] = "客户O'Brien来电13812345678，话费被多扣了"
+    path = tmp_path_factory.mktemp("data") / "complaints.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(complaint_file, tmp_path_factory):
+    model_dir, _ = train_job(complaint_file, tmp_path_factory.mktemp("models") / "m" / "v1", label_col="类别",
+                             topics=False)
+    return model_dir
+
+
+@pytest.fixture(scope="module")
+def classified(model_dir, complaint_file, tmp_path_factory):
+    output = tmp_path_factory.mktemp("classified") / "classified.csv"
+    classify_job(model_dir, complaint_file, output, progress=False)
+    return pd.read_csv(output, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture
+def store(tmp_path, classified):
+    with ResultsStore(tmp_path / "results.duckdb") as results:
+        results.upsert_complaints(classified, text_column="内容", id_column="工单号")
+        yield results
+
+
+def test_classifying_the_same_file_twice_duplicates_nothing(model_dir, complaint_file, tmp_path):
+    path = tmp_path / "results.duckdb"
+    classify_job(model_dir, complaint_file, tmp_path / "a.csv", store=path, progress=False)
+    classify_job(model_dir, complaint_file, tmp_path / "b.csv", store=path, progress=False, chunk_rows=7)
+    assert main(["classify", str(model_dir), str(complaint_file), "-o", str(tmp_path / "c.csv"),
+                 "--store", str(path)]) == 0
+    with ResultsStore(path) as results:
+        assert results.count() == N_COMPLAINTS
+        assert results.query("SELECT count(DISTINCT id) AS n FROM complaints")["n"][0] == N_COMPLAINTS
+        versions = results.model_versions()
+        assert len(versions) == 1 and versions["complaints"][0] == N_COMPLAINTS
+        assert versions["mode"][0] == "supervised" and versions["model_version"][0] == str(model_dir.resolve())
+
+
+def test_chunked_upserts_give_the_same_table_as_one(classified, store, tmp_path):
+    with ResultsStore(tmp_path / "chunked.duckdb") as chunked:
+        for start in range(0, len(classified), 7):
+            chunked.upsert_complaints(classified.iloc[start:start + 7], text_column="内容", id_column="工单号")
+        chunked.upsert_complaints(classified.iloc[:20], text_column="内容", id_column="工单号")  # a re-run
+        ordered = "SELECT * EXCLUDE (loaded_at) FROM complaints ORDER BY id"
+        pd.testing.assert_frame_equal(chunked.query(ordered), store.query(ordered))
+
+
+def test_columns_get_their_roles_and_nothing_is_lost(store):
+    dated = store.query("SELECT min(id) AS id FROM complaints WHERE created_at IS NOT NULL")["id"][0]
+    row = store.complaint(dated)
+    assert row["created_at"].hour == 9 and row["responded_at"].hour == 21
+    assert row["channel"] == "10086热线" and row["customer_id"].startswith("C") and row["province"] in ("广东", "江苏")
+    assert row["category"] and row["confidence"] > 0 and row["topic_id"] == -1  # a model without topics
+    assert set(store.query('SELECT DISTINCT "repeat" FROM complaints')["repeat"]) == {True, False}
+    unparsed = store.query("SELECT category, extra FROM complaints WHERE created_at IS NULL")
+    assert len(unparsed) == 1
+    extra = json.loads(unparsed["extra"][0])
+    assert extra == {"类别": extra["类别"], "工单备注": "已回访", "受理时间": "上周三"}
+    texts = store.query("SELECT text FROM complaints")["text"]
+    assert not texts.str.contains("13812345678").any() and texts.str.contains("<PHONE>").sum() == 1
+
+
+def test_filters_push_dates_lists_and_keywords_into_sql(store):
+    assert store.count() == N_COMPLAINTS
+    guangdong = store.count(Filters(provinces=("广东",)))
+    assert guangdong == N_COMPLAINTS // 3
+    assert store.count(Filters(start=date(2026, 3, 1), end=date(2026, 3, 1))) == 2  # rows 28 and 56; row 0 has no date
+    assert store.count(Filters(start=date(2026, 3, 1))) == N_COMPLAINTS - 1
+    by_category = store.counts_by("category", Filters(provinces=("广东",)))
+    assert by_category["count"].sum() == guangdong and "group_name" in by_category
+    keyword = store.complaints(Filters(keyword="话费"), limit=None)
+    assert len(keyword) and keyword["text"].str.contains("话费").all()
+    assert store.count(Filters(keyword="话费", provinces=("广东",))) < len(keyword)
+    assert store.count(Filters(provinces=("(缺失)",))) == 0
+
+
+def test_a_keyword_with_a_quote_is_bound_not_spliced(store):
+    assert store.count(Filters(keyword="O'Brien")) == 1
+    assert store.count(Filters(keyword="'; DROP TABLE complaints; --")) == 0
+    assert store.count(Filters(provinces=("广东') OR ('1'='1",))) == 0
+    assert store.count() == N_COMPLAINTS
+    with pytest.raises(ValueError, match="cannot group"):
+        store.counts_by("province; DROP TABLE complaints")
+
+
+def test_surveys_upsert_by_id_and_join_to_complaints(store):
+    surveys = pd.DataFrame({"问卷号": ["S1", "S2", "S3", "S4", "S4"], "工单号": ["BIL-000", "NET-001", "", "XX-9", "BIL-001"],
+                            "CSAT": ["2", "５", "4", "3", "1"], "NPS": ["3", "10", "9", "11", "0"]})
+    assert store.upsert_surveys(surveys, key_column="工单号") == 4  # S4 twice: the first row is kept
+    store.upsert_surveys(surveys, key_column="工单号")
+    assert len(store.query("SELECT * FROM surveys")) == 4
+    joined = store.joined_scores()
+    assert list(joined["survey_id"]) == ["S1", "S2", "S3"]  # S4's ticket is no complaint: left out
+    assert list(joined["has_complaint"]) == [True, True, False] and list(joined["CSAT"]) == [2.0, 5.0, 4.0]
+    out_of_range = store.query("SELECT nps, extra FROM surveys WHERE survey_id = 'S4'").iloc[0]
+    assert pd.isna(out_of_range["nps"]) and json.loads(out_of_range["extra"]) == {"NPS": "11"}
+    assert store.count(Filters(csat=(1, 2))) == 1
+    province = store.complaint("BIL-000")["province"]
+    in_province = [survey for survey, ticket in (("S1", "BIL-000"), ("S2", "NET-001"))
+                   if store.complaint(ticket)["province"] == province]
+    # Complaint filters narrow the complainants; the baseline (S3) stays.
+    assert list(store.joined_scores(Filters(provinces=(province,)))["survey_id"]) == [*in_province, "S3"]
+
+
+def test_surveys_linked_by_customer_rate_the_customers_first_complaint(store):
+    first = store.query("SELECT id, customer_id FROM complaints WHERE created_at IS NOT NULL ORDER BY id LIMIT 1")
+    surveys = pd.DataFrame({"问卷号": ["K1"], "客户号": [first["customer_id"][0]], "CSAT": ["1"]})
+    store.upsert_surveys(surveys, key_column="客户号")
+    assert store.query("SELECT complaint_id FROM survey_links WHERE survey_id = 'K1'")["complaint_id"][0] == first["id"][0]
+
+
+def test_a_correction_survives_reclassification(store, classified):
+    store.correct_category("BIL-000", "NET", "网络质量", note="看错了")
+    store.upsert_complaints(classified, text_column="内容", id_column="工单号")
+    assert store.complaint("BIL-000")["category"] == "NET"
+    corrections = store.corrections()
+    assert list(corrections[["id", "label"]].itertuples(index=False, name=None)) == [("BIL-000", "NET")]
+    with pytest.raises(StoreError, match="no complaint"):
+        store.correct_category("NOPE", "NET")
+
+
+def test_every_write_moves_the_revision(store, classified):
+    before = store.revision()
+    store.upsert_complaints(classified.iloc[:3], text_column="内容", id_column="工单号")
+    assert store.revision() == before + 1
+
+
+def test_a_duckdb_file_that_is_not_a_store_is_refused(tmp_path):
+    foreign = tmp_path / "foreign.duckdb"
+    with duckdb.connect(str(foreign)) as connection:
+        connection.execute("CREATE TABLE sales (id INTEGER)")
+    with pytest.raises(StoreError, match="foreign.duckdb: a DuckDB database but not a tousu results store"):
+        ResultsStore(foreign)
+    text = tmp_path / "notes.duckdb"
+    text.write_text("hello", encoding="utf-8")
+    with pytest.raises(StoreError, match="notes.duckdb: cannot open"):
+        ResultsStore(text)
+
+
+def test_a_store_from_a_newer_tousu_is_refused(tmp_path):
+    path = tmp_path / "newer.duckdb"
+    ResultsStore(path).close()
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer.duckdb: written by a newer tousu"):
+        ResultsStore(path)
+
+
+def test_explore_names_a_missing_store_and_suggests_the_demo(tmp_path, capsys):
+    assert main(["explore", "--store", str(tmp_path / "none.duckdb"), "--no-browser"]) == 2
+    error = capsys.readouterr().err
+    assert "none.duckdb: no results store" in error and "tousu demo" in error
+
+
+def test_the_topic_map_keeps_the_distances_of_a_plane():
+    vectors = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # three points span a plane
+    coordinates = pca_2d(vectors)
+    def distances(points):
+        return np.linalg.norm(points[:, None] - points[None], axis=-1)
+    np.testing.assert_allclose(distances(coordinates), distances(vectors), atol=1e-9)
+    np.testing.assert_array_equal(pca_2d(vectors), coordinates)
+    assert pca_2d(vectors[:1]).tolist() == [[0.0, 0.0]]

@@ -1,0 +1,292 @@
+"""``tousu link``: the satisfaction report of a classified complaint table and a survey table.
+
+:func:`build_report` computes every table of the monthly satisfaction meeting from
+:mod:`models.satisfaction`; :func:`write_report` writes them as CSV (English
+snake_case columns, for scripts), one XLSX workbook with a sheet each (Chinese
+sheet names and headers, for analysts) and PNG/HTML charts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models import satisfaction as sat
+from nlp.tables import InputError, TableReader
+
+SCORES = ("CSAT", "NPS")
+BREAKDOWN_DIMENSIONS = ("省份", "渠道", "客户类型", "触点")
+
+# name → (XLSX sheet, what it holds); the order is the workbook's.
+TABLES = {
+    "summary": ("概要", "counts that add up: rows read, linked, unmatched, problems"),
+    "category_scores": ("类别满意度", "CSAT, NPS and detractor share per category, with bootstrap intervals"),
+    "topic_scores": ("主题满意度", "the same per topic"),
+    "drivers_csat": ("CSAT驱动因素", "importance (Shapley share of R²) and OLS effect of each category on CSAT"),
+    "drivers_nps": ("NPS驱动因素", "the same for NPS"),
+    "quadrant": ("重要性满意度矩阵", "importance × satisfaction quadrant of each category"),
+    "pareto": ("排列图", "categories by volume with cumulative share and A/B/C class"),
+    "trends": ("趋势", "complaints per period and category"),
+    "alerts": ("增长预警", "categories and topics rising faster than the threshold"),
+    "breakdown": ("分维度满意度", "scores by province, channel, segment and touchpoint"),
+    "kpis": ("处理时效KPI", "24 h response, 48 h resolution, repeat and escalation rates per category"),
+    "unmatched_complaints": ("未匹配工单", "complaints without a survey response"),
+    "unmatched_surveys": ("未匹配问卷", "survey responses whose key is not among the complaints"),
+    "problems": ("问题行", "rows or cells left out, with the reason"),
+}
+
+HEADERS = {
+    "group": "代码", "group_name": "名称", "is_baseline": "无投诉基线", "n_complaints": "投诉量", "share": "占比",
+    "n_surveyed": "问卷数", "n_csat": "CSAT样本", "csat_mean": "平均CSAT", "csat_low": "CSAT下限",
+    "csat_high": "CSAT上限", "csat_gap": "CSAT差值(对基线)", "n_nps": "NPS样本", "nps": "NPS", "nps_low": "NPS下限",
+    "nps_high": "NPS上限", "nps_gap": "NPS差值(对基线)", "detractor_share": "贬损者占比",
+    "detractor_low": "贬损者下限", "detractor_high": "贬损者上限", "note": "备注",
+    "driver": "代码", "driver_name": "名称", "importance": "重要性(R²贡献)", "importance_share": "重要性占比",
+    "importance_low": "重要性下限", "importance_high": "重要性上限", "coef": "影响(分)", "coef_low": "影响下限",
+    "coef_high": "影响上限", "p_value": "p值", "n_with": "样本量", "mean_with": "有该投诉均值",
+    "mean_without": "无该投诉均值", "performance": "满意度", "quadrant": "区域",
+    "importance_split": "重要性分界", "performance_split": "满意度分界",
+    "count": "投诉量", "cum_share": "累计占比", "pareto_class": "ABC分类", "period": "时间",
+    "dimension": "维度", "previous": "前期", "recent": "近期", "growth": "增长率", "alert": "预警",
+    "recent_start": "近期起", "previous_start": "前期起", "n": "工单数",
+    "responded_24h_share": "24小时响应率", "resolved_48h_share": "48小时办结率", "open_share": "未办结占比",
+    "median_response_h": "响应时长中位数(小时)", "median_resolution_h": "办结时长中位数(小时)",
+    "repeat_rate": "重复投诉率", "escalation_rate": "越级投诉率", "bad_timestamps": "时间异常",
+    "table": "表", "row": "行号", "key": "键", "column": "列", "value": "值", "reason": "原因",
+    "detail": "说明", "dropped": "是否剔除", "measure": "指标",
+}
+
+
+@dataclass
+class LinkReport:
+    tables: dict[str, pd.DataFrame]
+    summary: dict
+    notes: list[str] = field(default_factory=list)
+
+
+def read_side_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
+    """A whole table as text, index = spreadsheet row numbers (errors name the file)."""
+    return TableReader(path, sheet=sheet).rows()
+
+
+def build_report(
+    complaints: pd.DataFrame,
+    surveys: pd.DataFrame,
+    key: str = "工单号",
+    date_col: str = "受理时间",
+    freq: str = "W",
+    growth_threshold: float = 0.5,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> LinkReport:
+    """Every table of the report.  Raises :class:`models.satisfaction.LinkError` on unusable input."""
+    if "category" not in complaints:
+        raise sat.LinkError(
+            "the complaint table has no 'category' column: give the output of `tousu classify`")
+    linked = sat.link(complaints, surveys, key=key, score_cols=SCORES)
+    names = _category_names(linked.complaints)
+    tables: dict[str, pd.DataFrame] = {}
+    notes: list[str] = []
+
+    tables["category_scores"] = sat.group_scores(linked, by="category", n_boot=n_boot, seed=seed)
+    if "topic_label" in linked.complaints:
+        tables["topic_scores"] = sat.group_scores(linked, by="topic_label", n_boot=n_boot, seed=seed)
+
+    indicators = sat.indicator_matrix(linked.joined, column="category")
+    r_squared = {}
+    for score in linked.score_cols:
+        target = linked.joined[score]
+        if target.notna().sum() < 3 or indicators.shape[1] == 0:
+            notes.append(f"{score}: too few responses for a driver analysis")
+            continue
+        model = sat.DriverModel(seed=seed).fit(indicators, target)
+        drivers = model.drivers_table()
+        drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))
+        tables[f"drivers_{score.lower()}"] = drivers
+        r_squared[score] = round(float(model.r2_), 4)
+    if "drivers_csat" in tables:
+        tables["quadrant"] = sat.quadrant(tables["drivers_csat"])
+
+    # Volumes count every complaint: linking by customer keeps one complaint per customer for
+    # the join, but a customer's second complaint is still a complaint.
+    tables["pareto"] = sat.pareto(complaints["category"])
+    tables["pareto"].insert(1, "group_name", tables["pareto"]["group"].map(lambda code: names.get(code, code)))
+
+    if date_col in complaints:
+        tables["trends"], tables["alerts"] = _trends_and_alerts(complaints, date_col, freq, growth_threshold,
+                                                                names)
+    else:
+        notes.append(f"no {date_col!r} column: no trends or growth alerts")
+
+    dimensions = [d for d in BREAKDOWN_DIMENSIONS if d in linked.joined]
+    if dimensions:
+        tables["breakdown"] = sat.breakdown(linked, by=dimensions, n_boot=n_boot, seed=seed)
+
+    kpi_table = sat.kpis(complaints, created=date_col)
+    kpi_table.insert(1, "group_name", kpi_table["group"].map(lambda code: names.get(code, code)))
+    tables["kpis"] = kpi_table
+    notes += kpi_table.attrs.get("notes", [])
+
+    tables["unmatched_complaints"] = linked.unmatched_complaints
+    tables["unmatched_surveys"] = linked.unmatched_surveys
+    tables["problems"] = linked.problems
+    summary = linked.summary() | {"r_squared": r_squared, "key": key}
+    tables = {"summary": pd.DataFrame({"measure": list(summary), "value": [str(v) for v in summary.values()]}),
+              **tables}
+    return LinkReport(tables=tables, summary=summary, notes=notes)
+
+
+def _category_names(complaints: pd.DataFrame) -> dict[str, str]:
+    if "category_name" not in complaints:
+        return {}
+    pairs = complaints[["category", "category_name"]].dropna().astype(str).drop_duplicates("category")
+    return dict(zip(pairs["category"], pairs["category_name"])) | {sat.BASELINE_CODE: sat.BASELINE_LABEL}
+
+
+def _trends_and_alerts(complaints, date_col, freq, threshold, names) -> tuple[pd.DataFrame, pd.DataFrame]:
+    by_category = sat.trends(complaints, date_col, by="category", freq=freq)
+    by_category.insert(2, "group_name", by_category["group"].map(lambda code: names.get(code, code)))
+    alerts = []
+    for dimension, column in (("category", "category"), ("topic", "topic_label")):
+        if column not in complaints:
+            continue
+        table = _complete_periods(sat.trends(complaints, date_col, by=column, freq=freq), complaints[date_col], freq)
+        found = sat.growth_alerts(table, threshold=threshold)
+        found.insert(0, "dimension", dimension)
+        alerts.append(found)
+    alerts = pd.concat(alerts, ignore_index=True)
+    alerts.insert(2, "group_name", np.where(alerts["dimension"] == "category",
+                                            alerts["group"].map(lambda code: names.get(code, code)), alerts["group"]))
+    return by_category, alerts
+
+
+def _complete_periods(trend: pd.DataFrame, dates: pd.Series, freq: str) -> pd.DataFrame:
+    """Drop the last period unless the data reach its last day: an export taken mid-week
+    would show a fall in that week, and hide a rise."""
+    if trend.empty:
+        return trend
+    last = trend["period"].max()
+    period_end = pd.Period(last, {"D": "D", "W": "W-SUN", "M": "M", "Q": "Q"}[freq]).end_time.normalize()
+    latest = pd.to_datetime(dates, errors="coerce").max()
+    return trend if latest >= period_end else trend[trend["period"] < last]
+
+
+def write_report(report: LinkReport, out_dir: str | Path, charts: bool = True) -> list[Path]:
+    """CSV per table, ``report.xlsx`` (a sheet each, Chinese headers) and PNG/HTML charts."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, table in report.tables.items():
+        path = out_dir / f"{name}.csv"
+        table.to_csv(path, index=False, encoding="utf-8-sig")
+        written.append(path)
+    workbook = out_dir / "report.xlsx"
+    with pd.ExcelWriter(workbook, engine="openpyxl") as excel:
+        for name, table in report.tables.items():
+            sheet = TABLES.get(name, (name,))[0]
+            for_excel = table.rename(columns=HEADERS)
+            for column in for_excel.select_dtypes(include=["datetimetz"]).columns:
+                for_excel[column] = for_excel[column].dt.tz_localize(None)
+            for_excel.to_excel(excel, sheet_name=sheet[:31], index=False)
+    written.append(workbook)
+    if charts:
+        written += write_charts(report, out_dir / "charts")
+    return written
+
+
+def report_charts(report: LinkReport) -> dict:
+    """The report's charts by file stem (Altair specs; the explorer shows the same ones)."""
+    from tousu import charts
+
+    tables, found = report.tables, {}
+    found["pareto"] = charts.pareto_chart(tables["pareto"], label="group_name")
+    scores = tables["category_scores"]
+    found["category_csat"] = charts.score_chart(scores[~scores["is_baseline"]], label="group_name")
+    if "drivers_csat" in tables:
+        found["drivers_csat"] = charts.effect_chart(tables["drivers_csat"].dropna(subset=["coef"]))
+    if "quadrant" in tables:
+        quadrant = tables["quadrant"].dropna(subset=["quadrant"])
+        total = tables["quadrant"]["importance"].sum()
+        found["quadrant"] = charts.quadrant_chart(
+            quadrant, x_split=float(quadrant["importance_split"].iloc[0] / total) if total else None,
+            y_split=float(quadrant["performance_split"].iloc[0]))
+    if "trends" in tables:
+        top = tables["pareto"].loc[tables["pareto"]["pareto_class"] == "A", "group"]
+        rising = tables["alerts"].loc[tables["alerts"]["dimension"] == "category", "group"]
+        shown = tables["trends"][tables["trends"]["group"].isin(set(top) | set(rising))]
+        found["trends"] = charts.trend_chart(shown, title="投诉量趋势（A类与预警类别）")
+    return found
+
+
+def write_charts(report: LinkReport, out_dir: Path) -> list[Path]:
+    from tousu.charts import save_chart
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, chart in report_charts(report).items():
+        written += save_chart(chart, out_dir / stem)
+    return written
+
+
+def summary_lines(report: LinkReport, top: int = 5) -> list[str]:
+    """What the meeting needs first, in a few lines."""
+    s, tables = report.summary, report.tables
+    scores = tables["category_scores"]
+    baseline = scores[scores["is_baseline"]]
+    lines = [
+        f"complaints: {s['complaint_rows']:,} rows, {s['complaints_linked']:,} linked to a survey, "
+        f"{s['complaints_unmatched']:,} without one",
+        f"surveys: {s['survey_rows']:,} rows, {s['complaints_linked']:,} about a complaint, "
+        f"{s['joined_baseline']:,} from customers without complaint (baseline), "
+        f"{s['surveys_unmatched']:,} unmatched; {len(tables['problems']):,} problem rows/cells reported",
+    ]
+    if len(baseline) and pd.notna(baseline["csat_mean"].iloc[0]):
+        lines.append(f"baseline CSAT {baseline['csat_mean'].iloc[0]:.2f}, NPS {baseline['nps'].iloc[0]:.0f}")
+    pareto = tables["pareto"]
+    a_class = pareto[pareto["pareto_class"] == "A"]
+    lines.append(f"Pareto A ({a_class['share'].sum():.0%} of complaints): " + "、".join(a_class["group_name"]))
+    if "drivers_csat" in tables:
+        lines.append(f"CSAT drivers (R² {s['r_squared'].get('CSAT', float('nan')):.2f}), most important first:")
+        for row in tables["drivers_csat"].head(top).itertuples():
+            lines.append(f"  {row.driver_name}: importance {row.importance_share:.0%}, "
+                         f"effect {row.coef:+.2f} [{row.coef_low:+.2f}, {row.coef_high:+.2f}] (n={row.n_with:,})")
+    if "quadrant" in tables:
+        focus = tables["quadrant"].loc[tables["quadrant"]["quadrant"] == "重点改进区", "driver_name"]
+        lines.append("重点改进区: " + ("、".join(focus) if len(focus) else "(none)"))
+    if "alerts" in tables and len(tables["alerts"]):
+        rising = [f"{row.group_name} {row.previous:.0f}→{row.recent:.0f}" for row in tables["alerts"].itertuples()]
+        lines.append("growth alerts: " + "; ".join(rising))
+    overall = tables["kpis"].iloc[-1]
+    kpi_parts = [f"{label} {overall[column]:.0%}" for column, label in (
+        ("responded_24h_share", "responded ≤24 h"), ("resolved_48h_share", "resolved ≤48 h"),
+        ("repeat_rate", "repeat"), ("escalation_rate", "escalated")) if column in overall and pd.notna(overall[column])]
+    if kpi_parts:
+        lines.append("KPIs: " + ", ".join(kpi_parts))
+    lines += [f"note: {note}" for note in report.notes]
+    return lines
+
+
+def link_job(
+    classified: str | Path,
+    surveys: str | Path,
+    out_dir: str | Path,
+    key: str = "工单号",
+    date_col: str = "受理时间",
+    freq: str = "W",
+    growth_threshold: float = 0.5,
+    charts: bool = True,
+    store: str | Path | None = None,
+) -> LinkReport:
+    """Read both tables, build the report, write it to ``out_dir`` (and the store, if given)."""
+    complaints, survey_table = read_side_table(classified), read_side_table(surveys)
+    report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
+                          growth_threshold=growth_threshold)
+    report.summary["files"] = [str(p) for p in write_report(report, out_dir, charts=charts)]
+    if store is not None:
+        from explorer.store import ResultsStore
+
+        with ResultsStore(store) as results:
+            results.upsert_surveys(survey_table, key_column=key, source_file=str(surveys))
+    return report
