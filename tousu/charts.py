@@ -64,17 +64,22 @@ def quadrant_chart(table: pd.DataFrame, label: str = "driver_name", x_split: flo
 
 def effect_chart(table: pd.DataFrame, label: str = "driver_name", title: str = "各类投诉对 CSAT 的影响（OLS 系数，95% 置信区间）",
                  score: str = "CSAT") -> alt.Chart:
-    """Horizontal bars of each driver's coefficient with its confidence interval."""
+    """Each driver's coefficient (a dot) with its confidence interval, and the no-effect line at 0.
+
+    A dot-and-whisker plot rather than bars: both marks sit at the band centre whatever
+    theme renders them, so the interval always lines up with its estimate."""
     order = list(table.sort_values("coef")[label])
-    y = alt.Y(f"{label}:N", sort=order, title=None)
-    bars = alt.Chart(table).mark_bar(color="#c0392b", opacity=0.75).encode(
-        y=y, x=alt.X("coef:Q", title=f"{score} 变化（分）"),
+    y = alt.Y(f"{label}:N", sort=order, title=None, axis=alt.Axis(labelLimit=240))
+    x_title = f"{score} 变化（分）"
+    points = alt.Chart(table).mark_point(filled=True, size=90, color="#c0392b").encode(
+        y=y, x=alt.X("coef:Q", title=x_title),
         tooltip=[alt.Tooltip(f"{label}:N", title="类别"), alt.Tooltip("coef:Q", title="系数", format=".2f"),
                  alt.Tooltip("coef_low:Q", title="下限", format=".2f"),
                  alt.Tooltip("coef_high:Q", title="上限", format=".2f"), alt.Tooltip("n_with:Q", title="样本量")])
-    errors = alt.Chart(table).mark_errorbar(ticks=True).encode(
-        y=y, x=alt.X("coef_low:Q", title=f"{score} 变化（分）"), x2="coef_high:Q")
-    return alt.layer(bars, errors).properties(title=title, width=WIDTH, height=max(160, 26 * len(table)))
+    errors = alt.Chart(table).mark_errorbar(ticks=True, color="#c0392b").encode(
+        y=y, x=alt.X("coef_low:Q", title=x_title), x2="coef_high:Q")
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#7f8c8d").encode(x="x:Q")
+    return alt.layer(errors, points, zero).properties(title=title, width=WIDTH, height=max(160, 26 * len(table)))
 
 
 def score_chart(table: pd.DataFrame, label: str = "group_name", title: str = "各类别平均 CSAT（95% 置信区间）",
