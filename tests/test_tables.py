@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from nlp.tables import InputError, TableReader, TableWriter, detect_encoding, read_table, write_table
+from nlp.tables import IdIndex, InputError, TableReader, TableWriter, detect_encoding, read_table, write_table
 
 ROWS = [
     {"工单号": "A1", "内容": "话费被乱扣了", "省份": "广东"},
@@ -213,3 +213,15 @@ def test_jsonl_written_keeps_chinese_readable(tmp_path):
     path = write_table(pd.DataFrame(ROWS), tmp_path / "t.jsonl")
     assert json.loads(path.read_text(encoding="utf-8").splitlines()[0])["内容"] == "话费被乱扣了"
     assert "话费" in path.read_text(encoding="utf-8")
+
+
+def test_id_index_finds_duplicates_within_and_across_batches():
+    index = IdIndex()
+    assert index.first_rows(["a", "b", "a"], [2, 3, 4]).tolist() == [-1, -1, 2]
+    assert index.first_rows(["c", "b", "c", "a"], [5, 6, 7, 8]).tolist() == [-1, 3, 5, 2]
+
+
+def test_id_index_counts_occurrences_in_order():
+    index = IdIndex()
+    assert index.occurrences(["x", "y", "x"]).tolist() == [1, 1, 2]
+    assert index.occurrences(["y", "x", "z", "x"]).tolist() == [2, 3, 1, 4]
