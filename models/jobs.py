@@ -17,7 +17,7 @@ from models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from models.store import next_version_dir, read_manifest
 from models.taxonomy import load_taxonomy
 from nlp.clean import CleanOptions
-from nlp.jobs import JobSummary, clean_chunks, read_cleaned, write_quarantine
+from nlp.jobs import JobSummary, QuarantineWriter, clean_chunks, read_cleaned, write_quarantine
 from nlp.tables import InputError, TableReader, TableWriter
 
 DEFAULT_MODEL_ROOT = "models"
@@ -117,13 +117,13 @@ def classify_job(
     model = ComplaintModel.load(model_dir, cache=cache)
     reader = TableReader(input_path, chunk_rows=chunk_rows, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
-    quarantined = []
     with _results_store(store) as results, TableWriter(output_path) as writer, \
+            QuarantineWriter(output_path, summary) as quarantine, \
             tqdm(desc="classify", unit="rows", disable=not progress) as bar:
         version = None if results is None else results.record_model(model_dir, model.manifest_, model.topic_model_)
         for chunk in clean_chunks(reader, options, progress=False):
             summary.add(chunk)
-            quarantined.append(chunk.quarantine)
+            quarantine.write(chunk.quarantine)
             if len(chunk.kept):
                 predicted = model.predict(chunk.kept[reader.text_col].tolist())
                 kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
@@ -135,7 +135,6 @@ def classify_job(
             bar.update(chunk.rows_read)
             if on_chunk is not None:
                 on_chunk(summary)
-    write_quarantine(quarantined, Path(output_path), summary)
     summary.details.update(model=str(model_dir), text_column=reader.text_col, id_column=reader.id_col)
     if results is not None:
         summary.details["store"] = str(results.path)

@@ -6,6 +6,8 @@ beside the output.
 """
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from tqdm.auto import tqdm
 
 from nlp.clean import CleanOptions, clean_texts, mask_pii
 from nlp.embed import MeanCenterer, get_embedder
-from nlp.tables import TableChunk, TableReader, TableWriter, quarantine_path, write_table
+from nlp.tables import TableChunk, TableReader, TableWriter, quarantine_path
 
 
 @dataclass
@@ -67,13 +69,68 @@ def read_cleaned(reader: TableReader, options: CleanOptions, summary: JobSummary
     return pd.concat(kept), quarantined
 
 
+class QuarantineWriter:
+    """The quarantine of a job, written beside ``output`` part by part so memory stays flat.
+
+    Parts can differ in columns (a JSONL record with keys of its own, a line that could not
+    be parsed and only has ``raw_line``), so they are spilled to a JSON-lines scratch file as
+    they come and written out once at the end with the union of their columns. A job with
+    nothing quarantined removes a stale quarantine from an earlier run, which would mislead.
+    """
+
+    def __init__(self, output: str | Path, summary: JobSummary, rows_per_write: int = 20_000):
+        self.path = quarantine_path(output)
+        self.summary = summary
+        self.rows_per_write = rows_per_write
+        self._columns: dict[str, None] = {}
+        self._rows = 0
+        self._scratch = None
+
+    def __enter__(self) -> QuarantineWriter:
+        return self
+
+    def write(self, part: pd.DataFrame) -> None:
+        if not len(part):
+            return
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._columns.update(dict.fromkeys(map(str, part.columns)))
+        for record in part.to_dict("records"):
+            self._scratch.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._rows += len(part)
+
+    def __exit__(self, error_type, *_) -> None:
+        if error_type is not None:
+            self._discard()
+            return
+        if not self._rows:
+            self.path.unlink(missing_ok=True)
+            return
+        self._scratch.seek(0)
+        columns = list(self._columns)
+        with TableWriter(self.path) as writer:
+            batch = []
+            for line in self._scratch:
+                batch.append(json.loads(line))
+                if len(batch) == self.rows_per_write:
+                    writer.write(pd.DataFrame.from_records(batch, columns=columns))
+                    batch = []
+            if batch:
+                writer.write(pd.DataFrame.from_records(batch, columns=columns))
+        self._discard()
+        self.summary.quarantine_file = str(self.path)
+
+    def _discard(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+
+
 def write_quarantine(parts: list[pd.DataFrame], output: Path, summary: JobSummary) -> None:
-    path = quarantine_path(output)
-    if summary.rows_quarantined:
-        write_table(pd.concat(parts, ignore_index=True), path)
-        summary.quarantine_file = str(path)
-    else:
-        path.unlink(missing_ok=True)  # a stale quarantine from an earlier run would mislead
+    """The quarantine of a job that holds its table in memory anyway."""
+    with QuarantineWriter(output, summary) as quarantine:
+        for part in parts:
+            quarantine.write(part)
 
 
 def clean_file(
@@ -83,13 +140,11 @@ def clean_file(
     """Read, clean and mask ``input_path``; write the kept rows to ``output_path``."""
     reader = TableReader(input_path, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
-    quarantined = []
-    with TableWriter(output_path) as writer:
+    with TableWriter(output_path) as writer, QuarantineWriter(output_path, summary) as quarantine:
         for chunk in clean_chunks(reader, options, progress):
             summary.add(chunk)
             writer.write(chunk.kept)
-            quarantined.append(chunk.quarantine)
-    write_quarantine(quarantined, Path(output_path), summary)
+            quarantine.write(chunk.quarantine)
     summary.details.update(text_column=reader.text_col, id_column=reader.id_col, encoding=reader.encoding)
     return summary
 
