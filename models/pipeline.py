@@ -136,7 +136,8 @@ class ComplaintModel(BaseEstimator):
             "categories": assigned["categories"],
         })
         if self.topic_model_ is not None and len(texts):
-            topic_ids = self.topic_model_.transform(vectors)
+            topic_ids = self.topic_model_.transform(
+                vectors, categories=assigned["category"] if self.guide_topics else None)
             result["topic_id"] = topic_ids.astype(int)
             result["topic_label"] = self.topic_model_.label_of(topic_ids)
         else:

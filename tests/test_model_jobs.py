@@ -69,6 +69,16 @@ def test_classify_round_trip_keeps_every_row_and_column(supervised_model, compla
         assert quarantine["reason"].tolist() == ["empty text"]
 
 
+@pytest.mark.parametrize("model", ["supervised_model", "zero_shot_model"])
+def test_classifying_the_training_complaints_gives_back_their_topics(model, complaints, tmp_path, request):
+    model_dir = request.getfixturevalue(model)
+    output = tmp_path / "out.csv"
+    classify_job(model_dir, complaints, output, progress=False)
+    classified_sizes = pd.read_csv(output)["topic_id"].value_counts().sort_index()
+    trained_sizes = topics_table(model_dir).set_index("topic_id")["size"].sort_index()
+    pd.testing.assert_series_equal(classified_sizes, trained_sizes[trained_sizes > 0], check_names=False)
+
+
 def test_saved_and_loaded_models_predict_identically_and_deterministically(supervised_model, complaints):
     texts = pd.read_csv(complaints)["内容"].dropna().tolist()[:30]
     first = ComplaintModel.load(supervised_model).predict(texts)
