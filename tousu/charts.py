@@ -22,7 +22,9 @@ def pareto_chart(table: pd.DataFrame, label: str = "category_name", title: str =
     """Bars: count per category, coloured by A/B/C class; line: cumulative share, with 80 %/90 % rules."""
     data = table.assign(cum_pct=table["cum_share"] * 100)
     order = list(data[label])
-    x = alt.X(f"{label}:N", sort=order, title="类别", axis=alt.Axis(labelAngle=-40))
+    # Every category named, however many: an analyst reads the Pareto bar by bar.
+    x = alt.X(f"{label}:N", sort=order, title="类别",
+              axis=alt.Axis(labelAngle=-40, labelOverlap=False, labelLimit=160))
     bars = alt.Chart(data).mark_bar().encode(
         x=x, y=alt.Y("count:Q", title="投诉量"),
         color=alt.Color("pareto_class:N", scale=CLASS_COLOURS, title="分类"),
