@@ -40,5 +40,5 @@ def test_tokens_drop_stopwords_punctuation_and_masks_but_cut_keeps_masks_whole()
 
 def test_resources_carry_versions():
     lexicon = get_segmenter().lexicon
-    assert lexicon.dictionary_version == "1" and lexicon.stopwords_version == "1"
+    assert lexicon.dictionary_version == "2" and lexicon.stopwords_version == "2"
     assert set(TELECOM_TERMS) <= set(lexicon.user_words)
