@@ -72,7 +72,7 @@ def measure_quality(train: int, test: int, model_dir: str) -> dict:
         predicted = model.predict(test_texts)
     model.save(model_dir, overwrite=True)
     with Stopwatch() as anchor_train:
-        vectorizer = TfidfVectorizer(analyzer=get_segmenter()).fit(train_texts)
+        vectorizer = TfidfVectorizer(analyzer=get_segmenter().cut).fit(train_texts)
         svc = LinearSVC().fit(vectorizer.transform(train_texts), train_labels)
     anchor_predicted = svc.predict(vectorizer.transform(test_texts))
 

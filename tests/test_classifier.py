@@ -41,12 +41,25 @@ def test_assign_gives_confidence_and_multi_label_categories(data):
         assert listed.split("|")[0] == primary and len(listed.split("|")) == len(set(gold))
 
 
-def test_low_confidence_goes_to_the_catch_all_instead_of_a_guess(data):
+@pytest.mark.parametrize("supervised", [False, True])
+def test_low_confidence_goes_to_the_catch_all_instead_of_a_guess(data, supervised):
     texts, gold, embedder, vectors = data
-    model = CategoryClassifier(load_taxonomy(), embedder, min_confidence=0.999).fit(texts, embeddings=vectors)
-    assert set(model.predict(texts, embeddings=vectors)) == {"OTH"}
-    supervised = CategoryClassifier(embedder=embedder, min_confidence=0.999).fit(texts, gold, embeddings=vectors)
-    assert set(supervised.predict(texts, embeddings=vectors)) == {"未分类"}
+    train, unseen = slice(0, None, 2), slice(1, None, 2)
+
+    def fitted(floor):
+        return CategoryClassifier(load_taxonomy() if not supervised else None, embedder, min_confidence=floor).fit(
+            texts[train], gold[train] if supervised else None, embeddings=vectors[train])
+
+    free = fitted(0.0).assign(texts[unseen], embeddings=vectors[unseen])
+    # The floor sits in the widest gap between two confidences, clear of rounding either way.
+    ranked = np.sort(free["confidence"].astype(float))
+    widest = int(np.argmax(np.diff(ranked)))
+    floor = (ranked[widest] + ranked[widest + 1]) / 2
+    floored = fitted(floor).assign(texts[unseen], embeddings=vectors[unseen])
+    below = free["confidence"] < floor
+    assert below.any() and (~below).any()
+    assert set(floored["category"][below]) == {"未分类" if supervised else "OTH"}
+    assert (floored["category"][~below] == free["category"][~below]).all()
 
 
 def test_embedder_is_used_when_no_embeddings_are_given(data):
