@@ -13,8 +13,9 @@ Conventions shared by every table here:
 
 * output columns are snake_case English; group values (category codes, province names …)
   are passed through as text, so the report layer can add Chinese headers;
-* respondents who filed no complaint are the *baseline*: group ``NONE`` named ``(无投诉)``;
-  a complaint whose group value is empty is grouped as ``(缺失)``;
+* respondents who filed no complaint are the *baseline*: group ``NONE`` named ``(无投诉)``
+  (which survey rows they are: :func:`link`'s ``baseline`` rule); a complaint whose group
+  value is empty is grouped as ``(缺失)``;
 * nothing is dropped silently: rows left out are listed in ``Linked.problems`` with a reason;
 * confidence intervals are percentile bootstraps, deterministic given ``seed``;
   a group with fewer than two responses has no interval (NaN), never an error.
@@ -40,6 +41,11 @@ MISSING_GROUP = "(缺失)"
 TOTAL_LABEL = "(全部)"
 SMALL_N = 30
 MAX_SHAPLEY_PREDICTORS = 15
+BASELINE_RULES = ("auto", "empty-key", "unmatched")
+# The growth-alert window per trend period: about four weeks, so ``min_count`` means the same
+# whatever the period (a quarter is the shortest window quarters allow).
+RECENT_PERIODS = {"D": 28, "W": 4, "M": 1, "Q": 1}
+SCORE_REASONS = ("score missing", "score not a number", "score out of range", "score not a whole number")
 
 PROBLEM_COLUMNS = ["table", "row", "key", "column", "value", "reason", "detail", "dropped"]
 GROUP_SCORE_COLUMNS = [
@@ -149,14 +155,14 @@ class Linked:
     joined: one row per kept survey response: the survey columns (scores cleaned to floats,
         NaN where missing or invalid), the complaint columns (NaN for respondents without a
         complaint; a survey column whose name clashes gets the suffix ``_survey``) and
-        ``has_complaint``. Respondents with an empty key have ``has_complaint`` False: they
-        are the baseline.
-    complaints: every kept complaint (duplicate keys removed), linked or not; volumes,
-        Pareto and KPIs are computed on it.
-    unmatched_complaints: the kept complaints without a survey response.
-    unmatched_surveys: survey rows whose key is not among the complaints; they are not the
-        baseline (the respondent may have complained through a channel not exported) and
-        are left out of ``joined``.
+        ``has_complaint``. Respondents without complaint (``baseline_rule``) have
+        ``has_complaint`` False: they are the baseline.
+    complaints: every kept complaint (repeated complaint ids removed), linked or not;
+        volumes, Pareto, trends and KPIs are computed on it.
+    unmatched_complaints: the kept complaints without a survey response of their own.
+    unmatched_surveys: survey rows whose key is not among the complaints, with a column
+        ``as_baseline``: True where they were taken as respondents without complaint
+        (``baseline_rule`` "unmatched"), False where they were left out of ``joined``.
     problems: one row per problem (``PROBLEM_COLUMNS``): ``table`` (complaints/surveys),
         ``row`` (as a spreadsheet shows it: header row 1), ``key``, ``column``, ``value``,
         ``reason``, ``detail``, ``dropped`` (whether the row was left out of ``joined`` /
@@ -173,12 +179,16 @@ class Linked:
     score_cols: tuple[str, ...]
     n_complaint_rows: int
     n_survey_rows: int
+    complaint_id: str = ""
+    baseline_rule: str = "empty-key"
 
     def summary(self) -> dict:
         """Counts that add up.
 
-        ``complaint_rows = complaints_kept + complaint_duplicates_dropped`` and
-        ``survey_rows = joined_rows + survey_duplicates_dropped + surveys_unmatched``.
+        ``complaint_rows = complaints_kept + complaint_duplicates_dropped``,
+        ``complaints_kept = complaints_linked + complaints_unmatched`` and
+        ``survey_rows = joined_rows + survey_duplicates_dropped + surveys_unmatched``;
+        ``joined_baseline`` includes the ``surveys_unmatched_baseline`` rows.
         """
         problems = self.problems
 
@@ -190,18 +200,21 @@ class Linked:
             "complaints_kept": len(self.complaints),
             "complaint_duplicates_dropped": count("complaints", "duplicate key"),
             "complaints_empty_key": count("complaints", "empty key"),
+            "complaints_key_repeated": count("complaints", "key repeated"),
             "complaints_linked": int(joined["has_complaint"].sum()),
             "complaints_unmatched": len(self.unmatched_complaints),
             "survey_rows": self.n_survey_rows,
             "joined_rows": len(joined),
             "joined_baseline": int((~joined["has_complaint"]).sum()),
+            "baseline_rule": self.baseline_rule,
             "survey_duplicates_dropped": count("surveys", "duplicate key"),
-            "surveys_unmatched": len(self.unmatched_surveys),
+            "surveys_unmatched": int((~self.unmatched_surveys["as_baseline"]).sum()),
+            "surveys_unmatched_baseline": int(self.unmatched_surveys["as_baseline"].sum()),
             "score_columns": list(self.score_cols),
             "scores_missing_column": [c for c in SCORE_RANGES if c not in self.score_cols],
         }
         for column in self.score_cols:
-            for reason in ("score missing", "score not a number", "score out of range"):
+            for reason in SCORE_REASONS:
                 summary[f"{column}_{reason.replace(' ', '_')}"] = int(
                     ((problems["column"] == column) & (problems["reason"] == reason)).sum())
         return summary
@@ -244,8 +257,12 @@ def _find_score_columns(surveys: pd.DataFrame, score_cols) -> dict[str, str]:
     return found
 
 
-def _clean_scores(values: pd.Series, bounds) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
-    """(scores as floats, missing, non-numeric, out-of-range); bad cells become NaN."""
+def _clean_scores(values: pd.Series, bounds) -> tuple[pd.Series, dict[str, pd.Series]]:
+    """(scores as floats, {reason: mask}) with the reasons of ``SCORE_REASONS``; bad cells become NaN.
+
+    With ``bounds`` (CSAT, NPS) a score must also be a whole number: the scales have no half
+    points, so 3.5 is a typing error or an average pasted in, not an answer.
+    """
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numeric = values.astype(float)
         missing = numeric.isna()
@@ -257,35 +274,55 @@ def _clean_scores(values: pd.Series, bounds) -> tuple[pd.Series, pd.Series, pd.S
         numeric = pd.to_numeric(text.mask(missing), errors="coerce").astype(float)
         non_numeric = numeric.isna() & ~missing
     out_of_range = pd.Series(False, index=values.index)
+    fractional = pd.Series(False, index=values.index)
     if bounds is not None:
         out_of_range = numeric.notna() & ~numeric.between(*bounds)
-    return numeric.mask(out_of_range), missing, non_numeric, out_of_range
+        fractional = numeric.notna() & ~out_of_range & (numeric != np.floor(numeric))
+    masks = dict(zip(SCORE_REASONS, (missing, non_numeric, out_of_range, fractional)))
+    return numeric.mask(out_of_range | fractional), masks
 
 
-def link(complaints: pd.DataFrame, surveys: pd.DataFrame, key, score_cols=("CSAT", "NPS")) -> Linked:
+def link(complaints: pd.DataFrame, surveys: pd.DataFrame, key, score_cols=("CSAT", "NPS"),
+         complaint_id: str | None = None, baseline: str = "auto") -> Linked:
     """Join survey responses to the complaints they rate, reporting every row left out.
 
     key: the key column, the same name in both tables (``"工单号"`` or ``"客户号"``), or a pair
-        ``(complaint column, survey column)``. Keys are compared as stripped text; an empty
-        survey key marks a respondent without complaint (the baseline).
+        ``(complaint column, survey column)``. Keys are compared as stripped text.
     score_cols: score columns to take from the survey table (matched ignoring case). CSAT
-        must lie in 1–5 and NPS in 0–10; other names are only checked to be numbers.
+        must be a whole number in 1–5 and NPS in 0–10; other names are only checked to be
+        numbers.
+    complaint_id: the complaint's own id (the ticket, ``"工单号"``); default: the key. Rows
+        repeating an id are one complaint exported twice. When it is another column than the
+        key, the key identifies customers: a customer's several complaints are all kept.
+    baseline: which survey rows are respondents without complaint, the baseline:
+        ``"empty-key"``: those with an empty key; ``"unmatched"``: also those whose key is
+        not among the complaints (with a customer key: a customer who filed none);
+        ``"auto"`` (default): ``"unmatched"`` when ``complaint_id`` is another column than
+        the key (the key identifies customers), else ``"empty-key"`` (a ticket number that
+        matches no complaint is an export gap, not a customer without complaint).
 
     Rules, each reported in ``problems``:
 
-    * duplicate key in complaints or surveys: the first row is kept, later ones are dropped
-      (a re-exported ticket or a second answer to the same survey). With a customer key a
-      customer's later complaints are therefore left out; link by ticket where you can;
+    * repeated complaint id, or duplicate key in surveys: the first row is kept, later ones
+      are dropped (a re-exported ticket or a second answer to the same survey). With a
+      customer key a customer's later survey answers are therefore left out;
+    * a customer key repeated by different complaints (``complaint_id`` set): every
+      complaint is kept and counts in volumes; the customer's survey is linked to the
+      first of them (reason ``key repeated``);
     * empty key in complaints: kept as a complaint (it counts in volumes), cannot be linked;
-    * survey key not found among the complaints: dropped from ``joined``, listed in
-      ``unmatched_surveys``;
-    * score missing, not a number or out of range: the cell becomes NaN and the row is kept
-      for its other scores (reported only for rows kept in ``joined``).
+    * survey key not found among the complaints: with the ``"empty-key"`` rule dropped from
+      ``joined``; listed in ``unmatched_surveys`` under either rule;
+    * score missing, not a number, out of range or not a whole number: the cell becomes NaN
+      and the row is kept for its other scores (reported only for rows kept in ``joined``).
 
     Raises LinkError naming the table when the key column or every score column is missing.
     """
     complaint_key, survey_key = (key, key) if isinstance(key, str) else key
-    _require_columns(complaints, [complaint_key], "complaints")
+    id_column = complaint_id or complaint_key
+    if baseline not in BASELINE_RULES:
+        raise ValueError(f"baseline must be one of {', '.join(BASELINE_RULES)}, not {baseline!r}")
+    rule = baseline if baseline != "auto" else "unmatched" if id_column != complaint_key else "empty-key"
+    _require_columns(complaints, list(dict.fromkeys([complaint_key, id_column])), "complaints")
     _require_columns(surveys, [survey_key], "surveys")
     scores = _find_score_columns(surveys, score_cols)
     if not scores:
@@ -293,29 +330,34 @@ def link(complaints: pd.DataFrame, surveys: pd.DataFrame, key, score_cols=("CSAT
                         f"the columns are: {', '.join(map(str, surveys.columns))}")
     problems = []
 
-    # Complaints: drop repeated keys, keep empty-key complaints for volumes.
+    # Complaints: drop repeated ids, keep empty-key complaints for volumes, link each key once.
     c_rows = _spreadsheet_rows(complaints)
     c_keys = _as_text(complaints[complaint_key]).astype(object).reset_index(drop=True)
-    c_duplicate, c_first = _duplicates(c_keys, c_rows)
-    c_empty = c_keys.isna().to_numpy()
-    problems.append(_problems("complaints", c_rows[c_duplicate], c_keys[c_duplicate], complaint_key,
-                              c_keys[c_duplicate], "duplicate key",
+    c_ids = c_keys if id_column == complaint_key else _as_text(complaints[id_column]).astype(object).reset_index(drop=True)
+    c_duplicate, c_first = _duplicates(c_ids, c_rows)
+    c_empty = c_keys.isna().to_numpy() & ~c_duplicate
+    c_repeated, c_repeated_first = _duplicates(c_keys.where(~c_duplicate), c_rows)
+    problems.append(_problems("complaints", c_rows[c_duplicate], c_keys[c_duplicate], id_column,
+                              c_ids[c_duplicate], "duplicate key",
                               [f"first in row {r}" for r in c_first], True))
     problems.append(_problems("complaints", c_rows[c_empty], c_keys[c_empty], complaint_key,
                               complaints[complaint_key].to_numpy()[c_empty], "empty key",
                               "kept for volumes, cannot be linked", False))
-    kept_complaints = complaints.iloc[np.flatnonzero(~c_duplicate)]
-    kept_keys = c_keys[~c_duplicate]
-    linkable_positions = np.flatnonzero(kept_keys.notna().to_numpy())
-    linkable = kept_complaints.iloc[linkable_positions]
-    linkable_keys = pd.Index(kept_keys.dropna().to_numpy(dtype=object))
+    problems.append(_problems("complaints", c_rows[c_repeated], c_keys[c_repeated], complaint_key,
+                              c_keys[c_repeated], "key repeated",
+                              [f"kept for volumes; the survey is linked to the complaint in row {r}"
+                               for r in c_repeated_first], False))
+    linkable_positions = np.flatnonzero(~c_duplicate & ~c_empty & ~c_repeated)
+    linkable = complaints.iloc[linkable_positions]
+    linkable_keys = pd.Index(c_keys.iloc[linkable_positions].to_numpy(dtype=object))
 
-    # Surveys: drop repeated keys and keys that match no complaint; empty key = baseline.
+    # Surveys: drop repeated keys; a key that matches no complaint is the baseline or left out.
     s_rows = _spreadsheet_rows(surveys)
     s_keys = _as_text(surveys[survey_key]).astype(object).reset_index(drop=True)
     s_duplicate, s_first = _duplicates(s_keys, s_rows)
     position = linkable_keys.get_indexer(pd.Index(s_keys.to_numpy(dtype=object)))
-    s_unmatched = (position < 0) & s_keys.notna().to_numpy() & ~s_duplicate
+    s_unknown = (position < 0) & s_keys.notna().to_numpy() & ~s_duplicate
+    s_unmatched = s_unknown if rule == "empty-key" else np.zeros(len(s_keys), dtype=bool)
     problems.append(_problems("surveys", s_rows[s_duplicate], s_keys[s_duplicate], survey_key,
                               s_keys[s_duplicate], "duplicate key",
                               [f"first in row {r}" for r in s_first], True))
@@ -329,18 +371,19 @@ def link(complaints: pd.DataFrame, surveys: pd.DataFrame, key, score_cols=("CSAT
     survey_part = kept_surveys.drop(columns=[scores[c] for c in scores])
     for canonical, column in scores.items():
         bounds = SCORE_RANGES.get(canonical.upper())
-        cleaned, missing, non_numeric, out_of_range = _clean_scores(kept_surveys[column], bounds)
+        cleaned, masks = _clean_scores(kept_surveys[column], bounds)
         survey_part[canonical] = cleaned.to_numpy()
         raw = kept_surveys[column].to_numpy()
-        for mask, reason, detail in (
-            (missing, "score missing", "row kept for the other scores"),
-            (non_numeric, "score not a number", "cell ignored"),
-            (out_of_range, "score out of range",
-             f"{canonical} must lie in {bounds[0]}–{bounds[1]}" if bounds else ""),
-        ):
+        details = {
+            "score missing": "row kept for the other scores",
+            "score not a number": "cell ignored",
+            "score out of range": f"{canonical} must lie in {bounds[0]}–{bounds[1]}" if bounds else "",
+            "score not a whole number": f"{canonical} is answered in whole points; cell ignored",
+        }
+        for reason, mask in masks.items():
             mask = mask.to_numpy()
             problems.append(_problems("surveys", kept_rows[mask], kept_skeys[mask], canonical, raw[mask],
-                                      reason, detail, False))
+                                      reason, details[reason], False))
     complaint_part = linkable.reset_index(drop=True).reindex(position[keep])
     complaint_part = complaint_part.reset_index(drop=True)
     clashes = {c: f"{c}_survey" for c in survey_part.columns
@@ -349,16 +392,19 @@ def link(complaints: pd.DataFrame, surveys: pd.DataFrame, key, score_cols=("CSAT
     joined = pd.concat([survey_part.rename(columns=clashes), complaint_part], axis=1)
     joined["has_complaint"] = position[keep] >= 0
 
-    unmatched = np.ones(len(kept_complaints), dtype=bool)
-    unmatched[linkable_positions[position[keep & (position >= 0)]]] = False
+    linked_rows = np.zeros(len(complaints), dtype=bool)
+    linked_rows[linkable_positions[position[keep & (position >= 0)]]] = True
+    unmatched_surveys = surveys.iloc[np.flatnonzero(s_unknown)].copy()
+    unmatched_surveys["as_baseline"] = rule == "unmatched"
     problem_table = pd.concat(problems, ignore_index=True)
     problem_table = problem_table.sort_values(["table", "row"], kind="stable", ignore_index=True)
     return Linked(
-        joined=joined, complaints=kept_complaints,
-        unmatched_complaints=kept_complaints.iloc[np.flatnonzero(unmatched)],
-        unmatched_surveys=surveys.iloc[np.flatnonzero(s_unmatched)],
+        joined=joined, complaints=complaints.iloc[np.flatnonzero(~c_duplicate)],
+        unmatched_complaints=complaints.iloc[np.flatnonzero(~c_duplicate & ~linked_rows)],
+        unmatched_surveys=unmatched_surveys,
         problems=problem_table, complaint_key=complaint_key, survey_key=survey_key,
         score_cols=tuple(scores), n_complaint_rows=len(complaints), n_survey_rows=len(surveys),
+        complaint_id=id_column, baseline_rule=rule,
     )
 
 
@@ -483,9 +529,13 @@ def group_scores(linked_or_df, by: str = "category", n_boot: int = 2000, level: 
     else:
         volume = None
     names = {}
-    if by == "category" and "category_name" in joined.columns:
-        complainants = has_complaint.to_numpy()
-        names = joined.loc[complainants, "category_name"].groupby(groups[complainants]).first().dropna().to_dict()
+    if by == "category":
+        # Names come from every complaint, so a category nobody surveyed is named too.
+        named = [frame for frame in (complaints, joined.loc[has_complaint.to_numpy()])
+                 if frame is not None and "category_name" in frame.columns]
+        if named:
+            pairs = pd.concat([frame[["category", "category_name"]] for frame in named], ignore_index=True)
+            names = pairs["category_name"].groupby(_as_labels(pairs["category"]).to_numpy()).first().dropna().to_dict()
     surveyed = groups.value_counts()
     labels = set(surveyed.index) | (set(volume.index) if volume is not None else set())
 

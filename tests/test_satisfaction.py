@@ -359,3 +359,82 @@ def test_kpis_omit_what_the_table_lacks():
     assert "首次响应时间" in notes and "办结时间" in notes and "重复投诉" in notes and "渠道" in notes
     overall = kpis(pd.DataFrame({"x": [1, 2]}), by="category")
     assert overall[["group", "n"]].values.tolist() == [[TOTAL_LABEL, 2]]
+
+
+# ----------------------------------------------------------------------------- customer keys and scores
+def _customer_tables():
+    complaints = pd.DataFrame({
+        "工单号": ["T1", "T2", "T3", "T4", "T4"],
+        "客户号": ["K1", "K1", "K2", "K3", "K3"],  # K1 complained twice; T4 was exported twice
+        "category": ["BIL", "NET", "QUE", "NET", "NET"],
+        "category_name": ["资费", "网络", "排队", "网络", "网络"],
+    })
+    surveys = pd.DataFrame({
+        "客户号": ["K1", "K2", "K8", "K9", "", "K1"],
+        "CSAT": [2, 3, 5, 4, 5, 1],
+        "NPS": [3, 6, 10, 9, 9, 0],
+    })
+    return complaints, surveys
+
+
+def test_link_by_customer_key_takes_customers_without_complaint_as_the_baseline():
+    complaints, surveys = _customer_tables()
+    linked = link(complaints, surveys, "客户号", complaint_id="工单号")
+    assert linked.baseline_rule == "unmatched"
+    joined = linked.joined
+    assert joined["has_complaint"].tolist() == [True, True, False, False, False]
+    assert joined["category"].tolist()[:2] == ["BIL", "QUE"]  # K1's survey goes to the first complaint
+    # K8 and K9 filed no complaint: the baseline, still listed, never dropped silently.
+    assert linked.unmatched_surveys[["客户号", "as_baseline"]].values.tolist() == [["K8", True], ["K9", True]]
+    problems = linked.problems.set_index(["table", "row"])
+    assert problems.loc[("complaints", 3), ["reason", "dropped"]].tolist() == ["key repeated", False]
+    assert "row 2" in problems.loc[("complaints", 3), "detail"]
+    assert problems.loc[("complaints", 6), ["column", "reason", "dropped"]].tolist() == ["工单号", "duplicate key", True]
+    assert problems.loc[("surveys", 7), "reason"] == "duplicate key"
+    assert linked.complaints["工单号"].tolist() == ["T1", "T2", "T3", "T4"]  # K1's second complaint counts
+    assert linked.unmatched_complaints["工单号"].tolist() == ["T2", "T4"]
+    summary = linked.summary()
+    assert (summary["joined_baseline"], summary["surveys_unmatched_baseline"], summary["surveys_unmatched"]) == (3, 2, 0)
+    assert summary["complaints_key_repeated"] == 1 and summary["complaint_duplicates_dropped"] == 1
+    assert summary["survey_rows"] == summary["joined_rows"] + summary["survey_duplicates_dropped"] + \
+        summary["surveys_unmatched"]
+    assert summary["complaints_kept"] == summary["complaints_linked"] + summary["complaints_unmatched"]
+    scores = group_scores(linked, n_boot=50).set_index("group")
+    assert scores.loc[BASELINE_CODE, "n_surveyed"] == 3 and scores.loc[BASELINE_CODE, "csat_mean"] == pytest.approx(14 / 3)
+    assert scores.loc["NET", "n_complaints"] == 2
+
+
+def test_link_baseline_rule_can_be_chosen():
+    complaints, surveys = _customer_tables()
+    strict = link(complaints, surveys, "客户号", complaint_id="工单号", baseline="empty-key")
+    assert strict.joined["has_complaint"].tolist() == [True, True, False]
+    assert strict.unmatched_surveys[["客户号", "as_baseline"]].values.tolist() == [["K8", False], ["K9", False]]
+    assert strict.summary()["surveys_unmatched"] == 2
+    assert (strict.problems["reason"] == "key not found in complaints").sum() == 2
+    by_ticket = link(_complaints(), _surveys().assign(工单号=["C1", "C2", "C3", "ZZ", "", "", "", ""]), "工单号")
+    assert by_ticket.baseline_rule == "empty-key" and by_ticket.unmatched_surveys["工单号"].tolist() == ["ZZ"]
+    loose = link(complaints, surveys, "客户号", baseline="unmatched")  # no ticket id: K3 repeats are duplicates
+    assert loose.summary()["joined_baseline"] == 3 and loose.summary()["complaint_duplicates_dropped"] == 2
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        link(complaints, surveys, "客户号", baseline="none")
+    with pytest.raises(LinkError, match="complaints: no column '单号'"):
+        link(complaints, surveys, "客户号", complaint_id="单号")
+
+
+def test_fractional_scores_are_blanked_and_reported():
+    surveys = pd.DataFrame({"工单号": ["C1", "C2", "C3", ""], "CSAT": ["3.5", "4.0", 4, "2"],
+                            "NPS": [7.5, 8, 10.0, 9]})
+    linked = link(_complaints(), surveys, "工单号")
+    problems = linked.problems[linked.problems["reason"] == "score not a whole number"]
+    assert problems[["row", "column", "value", "dropped"]].values.tolist() == [[2, "CSAT", "3.5", False],
+                                                                               [2, "NPS", "7.5", False]]
+    assert linked.joined["CSAT"].tolist()[:3] == [pytest.approx(math.nan, nan_ok=True), 4.0, 4.0]
+    assert math.isnan(linked.joined["NPS"].iloc[0]) and linked.joined["NPS"].iloc[1] == 8
+    summary = linked.summary()
+    assert summary["CSAT_score_not_a_whole_number"] == 1 and summary["NPS_score_not_a_whole_number"] == 1
+    assert summary["CSAT_score_out_of_range"] == 0
+
+
+def test_group_scores_name_categories_nobody_surveyed():
+    table = group_scores(link(_complaints(), _surveys(), "工单号"), n_boot=0).set_index("group")
+    assert table.loc["QUE", "n_surveyed"] == 0 and table.loc["QUE", "group_name"] == "排队"
