@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 SCORE_RANGES = {"CSAT": (1, 5), "NPS": (0, 10)}
 BASELINE_CODE = "NONE"
@@ -679,7 +679,7 @@ def _relative_weights(cov: np.ndarray) -> np.ndarray:
     return (loadings ** 2) @ (beta ** 2)
 
 
-class DriverModel(BaseEstimator):
+class DriverModel(RegressorMixin, BaseEstimator):
     """Which complaint categories drive satisfaction: importance and effect of each indicator.
 
     Fit on a 0/1 indicator matrix (:func:`indicator_matrix`; respondents without complaint
@@ -692,6 +692,10 @@ class DriverModel(BaseEstimator):
       intercept is the baseline's mean score and a coefficient is the category's mean score
       minus the baseline's (e.g. −1.2 CSAT points).
 
+    Without respondents without complaint (every row has an indicator) the baseline's mean
+    is not observed: with ``reference="auto"`` the category with the highest mean score
+    becomes the reference, its coefficient is 0 and the others are differences from it.
+
     Parameters
     ----------
     method: ``"shapley"``, ``"relative_weights"`` or ``"auto"`` (Shapley when there are at
@@ -700,42 +704,53 @@ class DriverModel(BaseEstimator):
         predictors costs about 0.05 s per resample.
     level: confidence level of every interval.
     seed: seed of the bootstrap.
+    reference: predictor the effects are measured from, left out of the OLS design:
+        ``"auto"`` (default): the highest-scoring predictor (among those with at least 30
+        responses, when any has) if X is 0/1 with no all-zero row, else none; a predictor
+        name; or None (never: without an all-zero row the intercept and coefficients are
+        then not identified).
 
     Attributes
     ----------
-    feature_names_in_, n_features_in_, n_ (responses used: rows with a score), method_,
-    r2_, importance_ (R² share, sums to ``r2_``), importance_share_ (sums to 1),
-    importance_low_/importance_high_, intercept_, coef_, coef_low_/coef_high_ (t intervals
-    from OLS standard errors), p_value_, notes_ (per predictor, "" when none).
+    n_features_in_, feature_names_in_ (only when X has string column names; the drivers
+    are otherwise named ``x0``, ``x1`` …), n_ (responses used: rows with a score), method_,
+    reference_ (driver name or None), r2_, importance_ (R² share, sums to ``r2_``),
+    importance_share_ (sums to 1), importance_low_/importance_high_, intercept_, coef_,
+    coef_low_/coef_high_ (t intervals from OLS standard errors), p_value_, identified_
+    (per predictor: its coefficient is identified), fitted_params_ (intercept then
+    coefficients that :meth:`predict` uses: the minimum-norm least-squares solution, so
+    collinear predictors share their effect), n_with_, mean_with_, mean_without_, notes_
+    (per predictor, "" when none).
 
     Zero-variance predictors (nobody, or everyone, in the category) get importance 0 and a
     NaN coefficient; perfectly collinear ones share importance and get NaN coefficients
-    (not identified). A predictor present once is kept, with a note.
+    (not identified). A predictor present once is kept, with a note. Scores that are NaN
+    are missing answers: those rows are left out (X must be finite).
     """
 
-    def __init__(self, method: str = "auto", n_boot: int = 200, level: float = 0.95, seed: int = 0):
+    def __init__(self, method: str = "auto", n_boot: int = 200, level: float = 0.95, seed: int = 0,
+                 reference: str | None = "auto"):
         self.method = method
         self.n_boot = n_boot
         self.level = level
         self.seed = seed
+        self.reference = reference
 
     def fit(self, X, y):
+        """Fit on X (n responses × p indicators) and y (n scores, NaN where unanswered); returns self."""
         if self.method not in ("auto", "shapley", "relative_weights"):
             raise ValueError(f"method must be 'auto', 'shapley' or 'relative_weights', not {self.method!r}")
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
-        names = [str(c) for c in frame.columns]
-        features = frame.to_numpy(dtype=float)
-        target = np.asarray(y, dtype=float).reshape(-1)
-        if len(target) != len(features):
-            raise ValueError(f"X has {len(features)} rows but y has {len(target)}")
-        if not np.isfinite(features).all():
-            raise ValueError("X has missing or infinite values; indicators must be 0 or 1")
+        features = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        target = column_or_1d(check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite="allow-nan",
+                                          input_name="y"), warn=True)
+        check_consistent_length(features, target)
         keep = ~np.isnan(target)
         if keep.sum() < 2:
             raise ValueError(f"need at least 2 responses with a score, got {int(keep.sum())}")
         p = features.shape[1]
-        self.feature_names_in_ = np.array(names, dtype=object)
-        self.n_features_in_ = p
+        names = self._driver_names()
         self.method_ = (self.method if self.method != "auto"
                         else "shapley" if p <= MAX_SHAPLEY_PREDICTORS else "relative_weights")
 
@@ -745,21 +760,54 @@ class DriverModel(BaseEstimator):
         counts = counts.astype(float)
         n = counts.sum()
         self.n_ = int(n)
-        subsets = _Subsets(p) if self.method_ == "shapley" and p else None
+        self._describe_groups(distinct[:, :-1], distinct[:, -1], counts)
+        reference = self._reference_index(distinct[:, :-1], names)
+        self.reference_ = None if reference is None else names[reference]
+        subsets = _Subsets(p) if self.method_ == "shapley" else None
         importance_of = (lambda cov: _shapley(cov, subsets)) if subsets else _relative_weights
         center = counts @ distinct / n
         centered = distinct - center
         cov = (centered * counts[:, None]).T @ centered / n
-        self.importance_ = importance_of(cov) if p else np.zeros(0)
-        self._fit_ols(distinct[:, :-1], distinct[:, -1], counts)
+        self.importance_ = importance_of(cov)
+        self._fit_ols(distinct[:, :-1], distinct[:, -1], counts, reference)
         total = self.importance_.sum()
         self.importance_share_ = self.importance_ / total if total > 0 else np.full(p, np.nan)
         self.importance_low_, self.importance_high_ = self._bootstrap(centered, counts, importance_of)
-        self._describe(distinct[:, :-1], distinct[:, -1], counts)
+        self._write_notes(distinct[:, :-1], reference)
         return self
 
-    def _fit_ols(self, features, target, counts):
-        design = np.column_stack([np.ones(len(features)), features])
+    def predict(self, X):
+        """Predicted score of each row of X, from the OLS fit."""
+        check_is_fitted(self, "fitted_params_")
+        features = validate_data(self, X, dtype=np.float64, reset=False)
+        return self.fitted_params_[0] + features @ self.fitted_params_[1:]
+
+    def _driver_names(self) -> list[str]:
+        if hasattr(self, "feature_names_in_"):
+            return [str(name) for name in self.feature_names_in_]
+        return [f"x{j}" for j in range(self.n_features_in_)]
+
+    def _reference_index(self, features, names) -> int | None:
+        if self.reference is None:
+            return None
+        if self.reference != "auto":
+            if self.reference not in names:
+                raise ValueError(f"reference {self.reference!r} is not a driver; the drivers are: {', '.join(names)}")
+            return names.index(self.reference)
+        indicators = np.isin(features, (0.0, 1.0)).all()
+        if not indicators or not features.any(axis=1).all():
+            return None
+        # The best category as reference: every effect then reads as "costs so many points
+        # against the best", and a large one keeps the intervals narrow.
+        present = self.n_with_ > 0
+        eligible = self.n_with_ >= SMALL_N if (self.n_with_ >= SMALL_N).any() else present
+        means = np.where(eligible, self.mean_with_, -np.inf)
+        return int(np.argmax(means)) if eligible.any() else None
+
+    def _fit_ols(self, features, target, counts, reference):
+        p = features.shape[1]
+        used = np.array([j for j in range(p) if j != reference], dtype=np.intp)
+        design = np.column_stack([np.ones(len(features)), features[:, used]])
         gram = design.T @ (design * counts[:, None])
         gram_inverse = np.linalg.pinv(gram, hermitian=True, rtol=1e-10)
         beta = gram_inverse @ (design.T @ (counts * target))
@@ -774,14 +822,24 @@ class DriverModel(BaseEstimator):
         with np.errstate(invalid="ignore", divide="ignore"):
             se = np.sqrt(rss / dof * np.diag(gram_inverse)) if dof > 0 else np.full(len(beta), np.nan)
             t_value = beta / se
-        beta = np.where(identified, beta, np.nan)
         margin = stats.t.ppf((1 + self.level) / 2, dof) * se if dof > 0 else np.full(len(beta), np.nan)
-        self.intercept_ = float(beta[0])
-        self.coef_ = beta[1:]
-        self.coef_low_ = (beta - margin)[1:]
-        self.coef_high_ = (beta + margin)[1:]
-        self.p_value_ = np.where(identified, 2 * stats.t.sf(np.abs(t_value), dof) if dof > 0 else np.nan, np.nan)[1:]
-        self._identified = identified[1:]
+        p_value = 2 * stats.t.sf(np.abs(t_value), dof) if dof > 0 else np.full(len(beta), np.nan)
+        # Slot 0 is the intercept; the reference's coefficient is 0 by construction, with no interval.
+        slots = np.concatenate([[0], used + 1])
+
+        def per_predictor(values, reference_value):
+            full = np.full(p + 1, reference_value, dtype=float)
+            full[slots] = values
+            return full
+
+        self.fitted_params_ = per_predictor(beta, 0.0)
+        estimate = per_predictor(np.where(identified, beta, np.nan), 0.0)
+        low = per_predictor(np.where(identified, beta - margin, np.nan), np.nan)
+        high = per_predictor(np.where(identified, beta + margin, np.nan), np.nan)
+        self.intercept_ = float(estimate[0])
+        self.coef_, self.coef_low_, self.coef_high_ = estimate[1:], low[1:], high[1:]
+        self.p_value_ = per_predictor(np.where(identified, p_value, np.nan), np.nan)[1:]
+        self.identified_ = per_predictor(identified, 1.0)[1:].astype(bool)
 
     def _bootstrap(self, centered, counts, importance_of):
         p = centered.shape[1] - 1
@@ -800,18 +858,23 @@ class DriverModel(BaseEstimator):
         low, high = np.quantile(estimates, [(1 - self.level) / 2, (1 + self.level) / 2], axis=0)
         return low, high
 
-    def _describe(self, features, target, counts):
+    def _describe_groups(self, features, target, counts):
         present = features != 0
         self.n_with_ = (counts[:, None] * present).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.mean_with_ = ((counts * target)[:, None] * present).sum(axis=0) / self.n_with_
             self.mean_without_ = ((counts * target)[:, None] * ~present).sum(axis=0) / (counts.sum() - self.n_with_)
-        constant = np.ptp(features, axis=0) == 0 if len(features) else np.ones(self.n_features_in_, bool)
+
+    def _write_notes(self, features, reference):
+        constant = np.ptp(features, axis=0) == 0
         notes = []
         for j in range(self.n_features_in_):
             if constant[j]:
                 notes.append("constant: no effect can be estimated")
-            elif not self._identified[j]:
+            elif j == reference:
+                notes.append("reference: no respondents without complaint, so the effects are "
+                             "differences from this category")
+            elif not self.identified_[j]:
                 notes.append("collinear with other drivers: coefficient not identified")
             elif self.n_with_[j] == 1:
                 notes.append("n=1: coefficient rests on one response")
@@ -826,12 +889,13 @@ class DriverModel(BaseEstimator):
 
         ``importance`` R² share (sums to ``r2_``), ``importance_share`` (sums to 1),
         ``importance_low``/``high`` bootstrap interval, ``coef`` OLS effect on the score with
-        ``coef_low``/``high`` and ``p_value``, ``n_with`` responses with the indicator,
-        ``mean_with``/``mean_without`` mean score of those with and without it, ``note``.
+        ``coef_low``/``high`` and ``p_value`` (0 and no interval for the reference),
+        ``n_with`` responses with the indicator, ``mean_with``/``mean_without`` mean score of
+        those with and without it, ``note``.
         """
         check_is_fitted(self, "importance_")
         table = pd.DataFrame({
-            "driver": self.feature_names_in_, "importance": self.importance_,
+            "driver": np.array(self._driver_names(), dtype=object), "importance": self.importance_,
             "importance_share": self.importance_share_, "importance_low": self.importance_low_,
             "importance_high": self.importance_high_, "coef": self.coef_, "coef_low": self.coef_low_,
             "coef_high": self.coef_high_, "p_value": self.p_value_, "n_with": self.n_with_.astype(np.int64),
@@ -841,19 +905,23 @@ class DriverModel(BaseEstimator):
                                  na_position="last", ignore_index=True)
 
 
-def quadrant(drivers_table: pd.DataFrame, performance=None, split: str = "mean") -> pd.DataFrame:
+def quadrant(drivers_table: pd.DataFrame, performance=None, split: str = "mean", baseline: float | None = None,
+             ) -> pd.DataFrame:
     """Importance–performance analysis of the drivers.
 
     x = ``importance`` (R² share), y = performance, the category's mean score: by default
     ``mean_with`` of the drivers table (the mean score of respondents with that complaint);
     or a Series/dict {driver: value}; or a :func:`group_scores` table (its ``csat_mean``).
     Each axis is split at the ``mean`` (default) or ``median`` over the drivers having both
-    values; a value equal to the split counts as high. Quadrants:
+    values; a value equal to the split counts as high. With fewer than two such drivers
+    there is nothing to compare a category with but ``baseline`` (the score of respondents
+    without complaint): it is then the performance split, and without it no driver is
+    placed. Quadrants:
     ``重点改进区`` high importance, low satisfaction (fix first); ``优势区`` high, high
     (keep); ``机会区`` low, low; ``维持区`` low, high.
 
-    Returns the drivers table with ``performance``, ``quadrant`` (NaN where a value is
-    missing), ``importance_split`` and ``performance_split``.
+    Returns the drivers table with ``performance``, ``quadrant`` (NaN where a value or a
+    split is missing), ``importance_split`` and ``performance_split``.
     """
     if split not in ("mean", "median"):
         raise ValueError(f"split must be 'mean' or 'median', not {split!r}")
@@ -866,9 +934,13 @@ def quadrant(drivers_table: pd.DataFrame, performance=None, split: str = "mean")
         table["performance"] = table["driver"].map(pd.Series(performance))
     both = table["importance"].notna() & table["performance"].notna()
     importance_split = getattr(table.loc[both, "importance"], split)()
-    performance_split = getattr(table.loc[both, "performance"], split)()
+    if both.sum() >= 2:
+        performance_split = getattr(table.loc[both, "performance"], split)()
+    else:
+        performance_split = math.nan if baseline is None else float(baseline)
+    placed = both & pd.notna(importance_split) & pd.notna(performance_split)
     labels = [QUADRANTS[(bool(i >= importance_split), bool(s >= performance_split))] if ok else np.nan
-              for i, s, ok in zip(table["importance"], table["performance"], both)]
+              for i, s, ok in zip(table["importance"], table["performance"], placed)]
     table["quadrant"] = pd.Series(labels, index=table.index, dtype=object)
     table["importance_split"] = importance_split
     table["performance_split"] = performance_split

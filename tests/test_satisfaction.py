@@ -6,7 +6,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.base import clone
+from sklearn.utils.estimator_checks import check_estimator
 
 from models.satisfaction import (
     BASELINE_CODE, BASELINE_LABEL, DRIVER_COLUMNS, GROUP_SCORE_COLUMNS, MISSING_GROUP, PROBLEM_COLUMNS,
@@ -248,7 +250,8 @@ def test_driver_model_survives_constant_collinear_and_single_predictors():
 
 def test_driver_model_follows_the_estimator_contract():
     model = DriverModel(method="relative_weights", n_boot=10, level=0.9, seed=4)
-    assert clone(model).get_params() == {"method": "relative_weights", "n_boot": 10, "level": 0.9, "seed": 4}
+    assert clone(model).get_params() == {"method": "relative_weights", "n_boot": 10, "level": 0.9, "seed": 4,
+                                         "reference": "auto"}
     with pytest.raises(Exception, match="not fitted"):
         model.drivers_table()
     with pytest.raises(ValueError, match="method"):
@@ -361,7 +364,7 @@ def test_kpis_omit_what_the_table_lacks():
     assert overall[["group", "n"]].values.tolist() == [[TOTAL_LABEL, 2]]
 
 
-# ----------------------------------------------------------------------------- customer keys and scores
+# ----------------------------------------------------------------------------- customer keys, scores, contract
 def _customer_tables():
     complaints = pd.DataFrame({
         "工单号": ["T1", "T2", "T3", "T4", "T4"],
@@ -438,3 +441,86 @@ def test_fractional_scores_are_blanked_and_reported():
 def test_group_scores_name_categories_nobody_surveyed():
     table = group_scores(link(_complaints(), _surveys(), "工单号"), n_boot=0).set_index("group")
     assert table.loc["QUE", "n_surveyed"] == 0 and table.loc["QUE", "group_name"] == "排队"
+
+
+def _exclusive(n=3000, seed=2, means=(4.2, 3.0, 3.8)):
+    """Every respondent has exactly one complaint: no baseline."""
+    rng = np.random.default_rng(seed)
+    codes = rng.choice(["BIL", "NET", "QUE"], size=n, p=[0.4, 0.35, 0.25])
+    X = pd.DataFrame({code: (codes == code).astype(np.uint8) for code in ["BIL", "NET", "QUE"]})
+    y = np.select([codes == "BIL", codes == "NET"], means[:2], means[2]) + rng.normal(0, 0.6, n)
+    return X, y, codes
+
+
+def test_driver_model_without_baseline_measures_effects_from_the_best_category():
+    X, y, codes = _exclusive()
+    model = DriverModel(n_boot=50).fit(X, y)
+    assert model.reference_ == "BIL"  # the highest mean score
+    table = model.drivers_table().set_index("driver")
+    assert np.isfinite(table["coef"]).all() and table.loc["BIL", "coef"] == 0.0
+    assert math.isnan(table.loc["BIL", "coef_low"]) and table.loc["BIL", "note"].startswith("reference")
+    for code in ["NET", "QUE"]:
+        gap = y[codes == code].mean() - y[codes == "BIL"].mean()
+        assert table.loc[code, "coef"] == pytest.approx(gap)
+        assert table.loc[code, "coef_low"] <= gap <= table.loc[code, "coef_high"]
+    assert model.intercept_ == pytest.approx(y[codes == "BIL"].mean())
+    assert model.importance_.sum() == pytest.approx(model.r2_, abs=1e-6)
+    np.testing.assert_allclose(model.predict(X), pd.Series(y).groupby(codes).transform("mean"))
+    assert model.score(X, y) == pytest.approx(model.r2_)
+    chosen = DriverModel(n_boot=0, reference="NET").fit(X, y).drivers_table().set_index("driver")
+    assert chosen.loc["BIL", "coef"] == pytest.approx(y[codes == "BIL"].mean() - y[codes == "NET"].mean())
+    unreferenced = DriverModel(n_boot=0, reference=None).fit(X, y).drivers_table()
+    assert unreferenced["coef"].isna().all()  # collinear with the intercept: the old behaviour, on request
+    with pytest.raises(ValueError, match="reference 'SEC' is not a driver"):
+        DriverModel(reference="SEC").fit(X, y)
+
+
+def test_driver_model_with_a_baseline_has_no_reference_and_predicts():
+    X, y = _planted(n=2000)
+    model = DriverModel(n_boot=0).fit(X, y)
+    assert model.reference_ is None and model.identified_.all()
+    np.testing.assert_allclose(model.predict(X), model.intercept_ + X.to_numpy() @ model.coef_)
+    assert 0 < model.score(X, y) == pytest.approx(model.r2_)
+    plain = DriverModel(n_boot=0).fit(X.to_numpy(), y)  # no column names: drivers are x0, x1 …
+    assert not hasattr(plain, "feature_names_in_")
+    assert plain.drivers_table()["driver"].tolist() == ["x0", "x1", "x2", "x3"]
+
+
+def test_driver_model_rejects_unusable_input_clearly():
+    X, y = _planted(n=50)
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        DriverModel().fit(X["BIL"].to_numpy(), y)
+    with pytest.raises(ValueError, match="0 sample"):
+        DriverModel().fit(np.zeros((0, 3)), [])
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        DriverModel().fit(X.to_numpy() + 1j, y)
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        DriverModel().fit(sparse.csr_matrix(X.to_numpy()), y)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        DriverModel().fit(X.to_numpy() * np.where(np.arange(50) == 3, np.nan, 1)[:, None], y)
+    with pytest.raises(ValueError, match="target y is None"):
+        DriverModel().fit(X, None)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        DriverModel().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="at least 2 responses with a score"):
+        DriverModel().fit(X, np.full(50, np.nan))
+    model = DriverModel(n_boot=0).fit(X.to_numpy(), y)
+    with pytest.raises(ValueError, match="X has 3 features, but DriverModel is expecting 4"):
+        model.predict(X.to_numpy()[:, :3])
+
+
+def test_driver_model_passes_the_scikit_learn_estimator_checks():
+    # Every check applies. NaN scores are accepted by design (missing answers are left out),
+    # but an all-NaN or infinite y still fails, which is what check_supervised_y_no_nan asks;
+    # check_array_api_input skips itself unless SCIPY_ARRAY_API is set.
+    check_estimator(DriverModel())
+
+
+def test_quadrant_with_one_driver_compares_it_with_the_baseline():
+    drivers = pd.DataFrame({"driver": ["BIL"], "importance": [0.5], "mean_with": [2.0]})
+    assert quadrant(drivers, baseline=4.5)["quadrant"].tolist() == ["重点改进区"]
+    assert quadrant(drivers, baseline=4.5)["performance_split"].iloc[0] == 4.5
+    assert quadrant(drivers, baseline=1.5)["quadrant"].tolist() == ["优势区"]
+    assert pd.isna(quadrant(drivers)["quadrant"].iloc[0])  # nothing to compare it with
+    two = pd.DataFrame({"driver": ["BIL", "NET"], "importance": [0.5, 0.1], "mean_with": [2.0, 4.0]})
+    assert quadrant(two, baseline=4.5)["performance_split"].iloc[0] == 3.0  # the baseline only when alone
