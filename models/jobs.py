@@ -48,7 +48,7 @@ def train_job(
     name: str | None = None,
     holdout: float = 0.2,
     topics: bool = True,
-    guide_topics: bool = True,
+    guide_topics: str = "categories",
     overwrite: bool = False,
     cache: bool = True,
     options: CleanOptions = CleanOptions(),

@@ -23,6 +23,7 @@ from nlp.embed import DEFAULT_EMBEDDER, MeanCenterer, get_embedder
 OUTPUT_COLUMNS = ["category", "category_name", "confidence", "categories", "topic_id", "topic_label"]
 NO_TOPIC = -1
 MIN_DOCUMENTS_FOR_TOPICS = 60
+TOPIC_GUIDANCE = ("categories", "keywords", "none")
 
 
 def data_fingerprint(texts, labels=None) -> str:
@@ -43,8 +44,10 @@ class ComplaintModel(BaseEstimator):
     center: subtract the training corpus mean from embeddings (helps clustering).
     topics: also discover topics with BERTopic.
     classifier_params, topic_params: passed to :class:`CategoryClassifier` / :class:`TopicModel`.
-    guide_topics: guide topic discovery by the assigned categories (semi-supervised
-        UMAP), so topics refine categories instead of cutting across them.
+    guide_topics: what guides topic discovery: ``"categories"`` (the assigned categories,
+        through semi-supervised UMAP, so topics refine categories instead of cutting
+        across them), ``"keywords"`` (the taxonomy's keywords as BERTopic seed topics) or
+        ``"none"``; ``True``/``False`` (older models) mean categories/none.
     cache: use the on-disk embedding cache.
     """
 
@@ -54,7 +57,7 @@ class ComplaintModel(BaseEstimator):
         embedder: str = DEFAULT_EMBEDDER,
         center: bool = True,
         topics: bool = True,
-        guide_topics: bool = True,
+        guide_topics: str | bool = "categories",
         classifier_params: dict | None = None,
         topic_params: dict | None = None,
         cache: bool = True,
@@ -96,12 +99,35 @@ class ComplaintModel(BaseEstimator):
         assigned = self.classifier_.assign(texts, embeddings=vectors)
         self.topic_model_ = None
         if self.topics and len(texts) >= MIN_DOCUMENTS_FOR_TOPICS:
-            self.topic_model_ = TopicModel(**(self.topic_params or {})).fit(
-                texts, vectors, categories=assigned["category"] if self.guide_topics else None)
+            guidance = self._topic_guidance()
+            params = dict(self.topic_params or {})
+            if guidance == "keywords":
+                params["seed_words"] = self._taxonomy_seed_words()
+            self.topic_model_ = TopicModel(**params).fit(
+                texts, vectors, categories=assigned["category"] if guidance == "categories" else None,
+                seed_embedder=self.classifier_.embedder if guidance == "keywords" else None)
             self._map_topics_to_categories(assigned["category"])
         self.training_ = {"rows": len(texts), "data_sha256": data_fingerprint(texts, labels),
                           "label_counts": pd.Series(labels).value_counts().to_dict() if labels is not None else None}
         return self
+
+    def _topic_guidance(self) -> str:
+        guidance = {True: "categories", False: "none"}.get(self.guide_topics, self.guide_topics)
+        if guidance not in TOPIC_GUIDANCE:
+            raise ValueError(f"guide_topics must be one of {', '.join(TOPIC_GUIDANCE)}, not {self.guide_topics!r}")
+        return guidance
+
+    def _taxonomy_seed_words(self) -> list[list[str]]:
+        """Each level-1 category's keywords (its children's too), the catch-all left out."""
+        seeds = []
+        for category in self.taxonomy_.categories:
+            words = [*category.keywords, *(k for child in category.children for k in child.keywords)]
+            if category.code != self.taxonomy_.other_code and words:
+                seeds.append(list(dict.fromkeys(words)))
+        if len(seeds) < 2:
+            raise ValueError(f"taxonomy {self.taxonomy_.source}: keyword-guided topics need keywords "
+                             "on at least two categories")
+        return seeds
 
     def _map_topics_to_categories(self, categories: np.ndarray) -> None:
         """Each topic's most common category among its training complaints, with that share."""
@@ -137,7 +163,7 @@ class ComplaintModel(BaseEstimator):
         })
         if self.topic_model_ is not None and len(texts):
             topic_ids = self.topic_model_.transform(
-                vectors, categories=assigned["category"] if self.guide_topics else None)
+                vectors, categories=assigned["category"] if self._topic_guidance() == "categories" else None)
             result["topic_id"] = topic_ids.astype(int)
             result["topic_label"] = self.topic_model_.label_of(topic_ids)
         else:

@@ -36,6 +36,13 @@ def zero_shot_model(complaints, tmp_path_factory):
     return model_dir
 
 
+@pytest.fixture(scope="module")
+def keyword_guided_model(complaints, tmp_path_factory):
+    model_dir, _ = train_job(complaints, tmp_path_factory.mktemp("models") / "kw" / "v1", label_col="类别",
+                             guide_topics="keywords")
+    return model_dir
+
+
 def test_train_writes_a_manifest_with_provenance(supervised_model):
     manifest = json.loads((supervised_model / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["mode"] == "supervised"
@@ -69,7 +76,7 @@ def test_classify_round_trip_keeps_every_row_and_column(supervised_model, compla
         assert quarantine["reason"].tolist() == ["empty text"]
 
 
-@pytest.mark.parametrize("model", ["supervised_model", "zero_shot_model"])
+@pytest.mark.parametrize("model", ["supervised_model", "zero_shot_model", "keyword_guided_model"])
 def test_classifying_the_training_complaints_gives_back_their_topics(model, complaints, tmp_path, request):
     model_dir = request.getfixturevalue(model)
     output = tmp_path / "out.csv"
@@ -182,3 +189,25 @@ def test_cli_commands_use_the_documented_forms(complaints, tmp_path, capsys):
     assert "has no topics" in capsys.readouterr().err
     assert main(["train", str(complaints), "--label-col", "missing", "-o", str(tmp_path / "x")]) == 2
     assert "column 'missing': label column not found" in capsys.readouterr().err
+
+
+def test_loading_a_model_to_classify_does_not_import_bertopic(supervised_model):
+    """BERTopic pulls in torch and sentence-transformers (about 20 s); assigning topics
+    needs only the saved arrays."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from models.pipeline import ComplaintModel; "
+            f"model = ComplaintModel.load({str(supervised_model)!r}); "
+            "assert len(model.topic_model_.topic_ids_) > 1; "
+            "print(sorted({'bertopic', 'torch', 'sentence_transformers'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_keyword_guided_topics_are_seeded_with_the_taxonomy_keywords(keyword_guided_model):
+    manifest = json.loads((keyword_guided_model / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["params"]["guide_topics"] == "keywords"
+    config = json.loads((keyword_guided_model / "topics" / "config.json").read_text(encoding="utf-8"))
+    assert ["扣费", "乱扣费"] == config["seed_topic_list"][0][:2]
+    assert len(topics_table(keyword_guided_model)) > 1

@@ -56,7 +56,8 @@ def _cmd_train(args) -> None:
 
     model_dir, manifest = train_job(
         args.input, output=args.output, label_col=args.label_col, taxonomy_path=args.taxonomy,
-        embedder=args.embedder, name=args.name, topics=not args.no_topics, guide_topics=not args.unguided_topics,
+        embedder=args.embedder, name=args.name, topics=not args.no_topics,
+        guide_topics="none" if args.unguided_topics else args.topic_guidance,
         overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), **_reader_options(args),
     )
     data = manifest["data"]
@@ -172,8 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--output", help="model directory (default: models/<name>/v<N>)")
     train.add_argument("--name", help="model name for the default directory (default: the taxonomy name)")
     train.add_argument("--no-topics", action="store_true", help="skip BERTopic topic discovery")
-    train.add_argument("--unguided-topics", action="store_true",
-                       help="discover topics from embeddings alone, not guided by the assigned categories")
+    train.add_argument("--topic-guidance", choices=["categories", "keywords", "none"], default="categories",
+                       help="what guides topic discovery: the assigned categories (default), the taxonomy's "
+                            "keywords as BERTopic seed topics, or nothing")
+    train.add_argument("--unguided-topics", action="store_true", help="the same as --topic-guidance none")
     train.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
     train.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     _add_reader_options(train)
