@@ -333,7 +333,8 @@ def link(complaints: pd.DataFrame, surveys: pd.DataFrame, key, score_cols=("CSAT
     # Complaints: drop repeated ids, keep empty-key complaints for volumes, link each key once.
     c_rows = _spreadsheet_rows(complaints)
     c_keys = _as_text(complaints[complaint_key]).astype(object).reset_index(drop=True)
-    c_ids = c_keys if id_column == complaint_key else _as_text(complaints[id_column]).astype(object).reset_index(drop=True)
+    c_ids = (c_keys if id_column == complaint_key
+             else _as_text(complaints[id_column]).astype(object).reset_index(drop=True))
     c_duplicate, c_first = _duplicates(c_ids, c_rows)
     c_empty = c_keys.isna().to_numpy() & ~c_duplicate
     c_repeated, c_repeated_first = _duplicates(c_keys.where(~c_duplicate), c_rows)

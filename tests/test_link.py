@@ -38,13 +38,14 @@ def test_planted_csat_drops_are_recovered_inside_the_intervals(demo_report, plan
     for code, drop in csat["drop_by_category"].items():
         expected = -drop - csat["repeat_penalty"] * planted["repeat_rate"][code] + clipped
         low, high = drivers.at[code, "coef_low"], drivers.at[code, "coef_high"]
-        assert low - 0.05 <= expected <= high + 0.05, (code, expected, low, high)
+        assert low <= expected <= high, (code, expected, low, high)
 
 
 def test_planted_order_mis_selling_and_handling_cost_more_than_network(demo_report, planted):
     drivers = demo_report.tables["drivers_csat"].set_index("driver")
-    assert drivers.at["MIS", "coef_high"] < drivers.at["NET", "coef_low"]
-    assert drivers.at["HDL", "coef_high"] < drivers.at["NET", "coef_low"]
+    assert len(planted["csat"]["strong_vs_weak_pairs"]) >= 6
+    for strong, weak in planted["csat"]["strong_vs_weak_pairs"]:
+        assert drivers.at[strong, "coef_high"] < drivers.at[weak, "coef_low"], (strong, weak)
     top_two = list(demo_report.tables["drivers_csat"]["driver"][:2])
     assert set(top_two) == {"MIS", "HDL"} or "MIS" in top_two
     quadrant = demo_report.tables["quadrant"].set_index("driver")["quadrant"]
@@ -142,3 +143,137 @@ def test_a_table_without_categories_is_refused(small_tables, tmp_path, capsys):
     complaints.drop(columns=["category"]).to_csv(complaints_path, index=False)
     assert main(["link", str(complaints_path), str(surveys_path), "-o", str(tmp_path / "r")]) == 2
     assert "tousu classify" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- customer keys and baselines
+
+
+def _customer_tables():
+    complaints = pd.DataFrame({
+        "工单号": [f"T{i}" for i in range(9)],
+        "客户号": ["K1", "K1", "K2", "K3", "K4", "K5", "K6", "K7", "K8"],
+        "内容": ["话费乱扣"] * 3 + ["信号差"] * 4 + ["排队太久"] * 2,
+        "category": ["BIL"] * 3 + ["NET"] * 4 + ["QUE"] * 2,
+        "category_name": ["资费计费争议"] * 3 + ["网络质量"] * 4 + ["营业厅排队等候"] * 2,
+        "受理时间": pd.date_range("2026-01-05", periods=9, freq="2D").strftime("%Y-%m-%d %H:%M:%S"),
+    })
+    surveys = pd.DataFrame({
+        "问卷号": [f"S{i}" for i in range(10)],
+        "客户号": ["K1", "K2", "K3", "K4", "K5", "K7", "N1", "N2", "N3", "N4"],  # N*: filed no complaint
+        "CSAT": ["1", "2", "4", "3", "4", "3", "5", "5", "4", "5"],
+        "NPS": ["2", "4", "8", "7", "8", "6", "10", "9", "9", "10"],
+    })
+    return complaints, surveys
+
+
+def test_customer_key_join_takes_customers_without_complaint_as_the_baseline(tmp_path, capsys):
+    complaints, surveys = _customer_tables()
+    complaints.to_csv(tmp_path / "classified.csv", index=False)
+    surveys.to_csv(tmp_path / "surveys.csv", index=False)
+    out = tmp_path / "report"
+    assert main(["link", str(tmp_path / "classified.csv"), str(tmp_path / "surveys.csv"), "-o", str(out),
+                 "--key", "客户号", "--no-charts"]) == 0
+    printed = capsys.readouterr().out
+    assert "4 from customers without complaint (baseline: empty or unmatched 客户号)" in printed
+    summary = dict(pd.read_csv(out / "summary.csv", dtype=str).values)
+    assert (summary["baseline_rule"], summary["joined_baseline"], summary["surveys_unmatched_baseline"]) == \
+        ("unmatched", "4", "4")
+    assert summary["complaints_kept"] == "9" and summary["complaints_key_repeated"] == "1"
+    unmatched = pd.read_csv(out / "unmatched_surveys.csv", dtype=str)
+    assert unmatched["客户号"].tolist() == ["N1", "N2", "N3", "N4"] and set(unmatched["as_baseline"]) == {"True"}
+    scores = pd.read_csv(out / "category_scores.csv").set_index("group")
+    assert scores.at["NONE", "csat_mean"] == 4.75 and scores.at["BIL", "csat_gap"] == pytest.approx(1.5 - 4.75)
+    drivers = pd.read_csv(out / "drivers_csat.csv").set_index("driver")
+    assert drivers["coef"].notna().all() and (drivers["coef"] < 0).all()
+    assert drivers.at["BIL", "coef"] == pytest.approx(1.5 - 4.75)  # the category's mean minus the baseline's
+    assert pd.read_csv(out / "pareto.csv")["count"].sum() == 9  # K1's second complaint still counts
+    assert main(["link", str(tmp_path / "classified.csv"), str(tmp_path / "surveys.csv"), "-o", str(out),
+                 "--key", "客户号", "--baseline", "empty-key", "--no-charts"]) == 0
+    strict = dict(pd.read_csv(out / "summary.csv", dtype=str).values)
+    assert (strict["joined_baseline"], strict["surveys_unmatched"]) == ("0", "4")
+
+
+def test_without_a_baseline_the_report_says_so_and_effects_are_relative_to_the_best_category():
+    complaints, surveys = _customer_tables()
+    surveys = surveys[~surveys["客户号"].str.startswith("N")]
+    report = build_report(complaints, surveys, key="客户号", n_boot=50)
+    notes = " ".join(report.notes)
+    assert "no respondents without complaint (baseline)" in notes
+    assert "difference from 网络质量 (NET), the category with the highest mean CSAT" in notes
+    drivers = report.tables["drivers_csat"].set_index("driver")
+    assert drivers["coef"].notna().all() and drivers.at["NET", "coef"] == 0
+    assert drivers.at["BIL", "coef"] == pytest.approx(1.5 - 11 / 3)  # NET's mean is 11/3
+    assert drivers.at["NET", "note"].startswith("reference")
+    assert report.summary["driver_reference"] == {"CSAT": "NET", "NPS": "NET"}
+    assert report.tables["category_scores"]["csat_gap"].isna().all()
+    assert "note" in set(report.tables["summary"]["measure"])  # the notes are in the workbook too
+
+
+def test_every_sheet_counts_the_same_kept_complaints(small_tables):
+    _, _, complaints, surveys = small_tables
+    complaints = pd.concat([complaints, complaints.iloc[[0]].assign(category="NET"),  # T0 exported twice
+                            pd.DataFrame({"工单号": ["T8", "T9"], "内容": ["x", "y"], "category": ["NET", "QUE"],
+                                          "受理时间": ["not a time", ""]})], ignore_index=True)
+    report = build_report(complaints, surveys, n_boot=50)
+    tables, summary = report.tables, report.summary
+    kept = summary["complaints_kept"]
+    assert kept == 10 and summary["complaint_duplicates_dropped"] == 1
+    assert tables["pareto"]["count"].sum() == kept
+    assert tables["kpis"].set_index("group").at["(全部)", "n"] == kept
+    assert tables["category_scores"]["n_complaints"].sum() == kept
+    assert tables["pareto"].set_index("group").at["BIL", "count"] == 4  # the re-export (as NET) is not counted
+    dated = tables["trends"]["count"].sum()
+    assert dated + summary["trend_missing_timestamps"] + summary["trend_bad_timestamps"] == kept
+    assert (summary["trend_missing_timestamps"], summary["trend_bad_timestamps"]) == (1, 1)
+    assert any("1 complaints with an empty 受理时间 and 1 with one that cannot be read" in n for n in report.notes)
+
+
+def test_growth_alert_notes_reach_the_report(small_tables):
+    _, _, complaints, surveys = small_tables
+    report = build_report(complaints, surveys, n_boot=0, freq="M", recent_periods=2)
+    assert report.summary["recent_periods"] == 2
+    # January is the only month and the data stop on the 26th: it is incomplete, so nothing is compared.
+    assert any("the last period (2026-01-01) is incomplete" in note for note in report.notes)
+    assert any("growth alerts (category): 0 periods: growth needs at least 4" in note for note in report.notes)
+    assert any("try a smaller --recent-periods" in note for note in report.notes)
+
+
+def test_monthly_customer_key_report_on_the_demo_data(planted):
+    """--key 客户号 --freq M: the baseline is found, every effect is finite, the rise is flagged."""
+    complaints = pd.read_csv(DEMO / "complaints.csv", dtype=str).merge(
+        pd.read_csv(DEMO / "truth.csv", dtype=str), on="工单号")
+    complaints["category"] = complaints["true_category"]
+    surveys = pd.read_csv(DEMO / "surveys.csv", dtype=str, keep_default_na=False)
+    report = build_report(complaints, surveys, key="客户号", freq="M", n_boot=50)
+    summary = report.summary
+    assert summary["joined_baseline"] == planted["no_complaint_respondents"] and summary["complaints_kept"] == 3000
+    assert summary["recent_periods"] == 1
+    drivers = report.tables["drivers_csat"].set_index("driver")
+    assert drivers["coef"].notna().all() and drivers.at["MIS", "coef_high"] < drivers.at["NET", "coef_low"]
+    alerts = report.tables["alerts"]
+    assert alerts.loc[alerts["dimension"] == "category", "group"].tolist()[:1] == [planted["growth"]["category"]]
+
+
+def test_nps_only_surveys_say_why_there_is_no_quadrant(small_tables):
+    _, _, complaints, surveys = small_tables
+    report = build_report(complaints, surveys.drop(columns=["CSAT"]), n_boot=0)
+    assert "quadrant" not in report.tables and "drivers_nps" in report.tables
+    assert any("no CSAT column" in note for note in report.notes)
+
+
+def test_one_category_far_below_the_baseline_is_not_a_strength(small_tables):
+    _, _, complaints, surveys = small_tables
+    report = build_report(complaints.assign(category="BIL", category_name="资费计费争议"), surveys, n_boot=0)
+    quadrant = report.tables["quadrant"]
+    assert quadrant["quadrant"].tolist() == ["重点改进区"]
+    assert quadrant["performance_split"].iloc[0] == pytest.approx(14 / 3)  # the baseline's mean CSAT
+    assert any("compared with the baseline" in note for note in report.notes)
+
+
+def test_the_driver_method_is_recorded(small_tables):
+    _, _, complaints, surveys = small_tables
+    report = build_report(complaints, surveys, n_boot=0)
+    assert set(report.tables["drivers_csat"]["method"]) == {"Shapley值分解（精确）"}
+    assert report.summary["driver_method"] == {"CSAT": "shapley", "NPS": "shapley"}
+    assert any("exact Shapley decomposition" in note for note in report.notes)
+

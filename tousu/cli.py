@@ -25,6 +25,13 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-traditional", action="store_true", help="do not convert 繁体 to 简体")
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _reader_options(args) -> dict:
     return dict(text_col=args.text_col, id_col=args.id_col, sheet=args.sheet, header=not args.no_header)
 
@@ -117,7 +124,8 @@ def _cmd_link(args) -> None:
 
     report = link_job(args.classified, args.surveys, args.output, key=args.key, date_col=args.date_col,
                       freq=args.freq, growth_threshold=args.growth_threshold, charts=not args.no_charts,
-                      store=args.store)
+                      store=args.store, complaint_id=args.complaint_id, baseline=args.baseline,
+                      recent_periods=args.recent_periods)
     print("\n".join(summary_lines(report)))
     print(f"report: {args.output} ({len(report.summary['files'])} files: CSV per table, report.xlsx, charts/)")
 
@@ -219,11 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("-o", "--output", required=True, help="report folder (CSV per table, report.xlsx, charts/)")
     link.add_argument("--key", default="工单号",
                       help="key column in both tables (default 工单号; e.g. 客户号); an empty key in the survey "
-                           "table marks a respondent without complaint, the baseline")
+                           "table marks a respondent without complaint, the baseline (see --baseline)")
+    link.add_argument("--complaint-id",
+                      help="the complaints' own id column, whose repeats are duplicates (default: 工单号 if the "
+                           "table has it, else the key); with --key 客户号 a customer's several complaints all count")
+    link.add_argument("--baseline", choices=["auto", "empty-key", "unmatched"], default="auto",
+                      help="survey rows taken as respondents without complaint: empty-key (only an empty key), "
+                           "unmatched (also a key not among the complaints: a customer who filed none); auto "
+                           "(default): unmatched when the key is not the complaint id (e.g. 客户号), else empty-key")
     link.add_argument("--date-col", default="受理时间", help="complaint creation time, for trends and KPIs")
     link.add_argument("--freq", choices=["D", "W", "M", "Q"], default="W", help="trend period (default: weeks)")
     link.add_argument("--growth-threshold", type=float, default=0.5,
-                      help="alert when the last 4 periods exceed the 4 before by more than this share (default 0.5)")
+                      help="alert when the recent periods exceed as many periods before by more than this share "
+                           "(default 0.5)")
+    link.add_argument("--recent-periods", type=_positive_int, metavar="N",
+                      help="periods in the growth-alert window (default: about four weeks: 28 D, 4 W, 1 M, 1 Q)")
     link.add_argument("--no-charts", action="store_true", help="skip the PNG/HTML charts")
     link.add_argument("--store", help="also upsert the surveys into this results store (DuckDB)")
     link.set_defaults(run=_cmd_link)

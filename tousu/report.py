@@ -17,6 +17,8 @@ from models import satisfaction as sat
 from nlp.tables import InputError, TableReader
 
 SCORES = ("CSAT", "NPS")
+TICKET_ID = "工单号"
+DRIVER_METHODS = {"shapley": "Shapley值分解（精确）", "relative_weights": "相对权重法（Johnson）"}
 BREAKDOWN_DIMENSIONS = ("省份", "渠道", "客户类型", "触点")
 
 # name → (XLSX sheet, what it holds); the order is the workbook's.
@@ -55,7 +57,7 @@ HEADERS = {
     "median_response_h": "响应时长中位数(小时)", "median_resolution_h": "办结时长中位数(小时)",
     "repeat_rate": "重复投诉率", "escalation_rate": "越级投诉率", "bad_timestamps": "时间异常",
     "table": "表", "row": "行号", "key": "键", "column": "列", "value": "值", "reason": "原因",
-    "detail": "说明", "dropped": "是否剔除", "measure": "指标",
+    "detail": "说明", "dropped": "是否剔除", "measure": "指标", "method": "重要性算法", "as_baseline": "计入基线",
 }
 
 
@@ -80,22 +82,40 @@ def build_report(
     growth_threshold: float = 0.5,
     n_boot: int = 2000,
     seed: int = 0,
+    complaint_id: str | None = None,
+    baseline: str = "auto",
+    recent_periods: int | None = None,
 ) -> LinkReport:
-    """Every table of the report.  Raises :class:`models.satisfaction.LinkError` on unusable input."""
+    """Every table of the report.  Raises :class:`models.satisfaction.LinkError` on unusable input.
+
+    complaint_id: the complaints' own id column (default: ``工单号`` when the table has it,
+        else the key); with ``key="客户号"`` it keeps a customer's several complaints apart.
+    baseline: :func:`models.satisfaction.link`'s rule for respondents without complaint.
+    recent_periods: growth-alert window in periods (default: about four weeks,
+        :data:`models.satisfaction.RECENT_PERIODS`).
+
+    Every sheet counts the same complaints, ``linked.complaints``: repeated ticket ids are
+    dropped (and listed in ``problems``), everything else is kept.
+    """
     if "category" not in complaints:
         raise sat.LinkError(
             "the complaint table has no 'category' column: give the output of `tousu classify`")
-    linked = sat.link(complaints, surveys, key=key, score_cols=SCORES)
-    names = _category_names(linked.complaints)
+    if complaint_id is None:
+        complaint_id = TICKET_ID if TICKET_ID in complaints else key
+    linked = sat.link(complaints, surveys, key=key, score_cols=SCORES, complaint_id=complaint_id, baseline=baseline)
+    kept = linked.complaints
+    names = _category_names(kept)
     tables: dict[str, pd.DataFrame] = {}
     notes: list[str] = []
+    extra: dict = {"complaint_id": complaint_id}
 
     tables["category_scores"] = sat.group_scores(linked, by="category", n_boot=n_boot, seed=seed)
-    if "topic_label" in linked.complaints:
+    if "topic_label" in kept:
         tables["topic_scores"] = sat.group_scores(linked, by="topic_label", n_boot=n_boot, seed=seed)
+    notes += _linkage_notes(linked, key)
 
     indicators = sat.indicator_matrix(linked.joined, column="category")
-    r_squared = {}
+    r_squared, methods, references = {}, {}, {}
     for score in linked.score_cols:
         target = linked.joined[score]
         if target.notna().sum() < 3 or indicators.shape[1] == 0:
@@ -104,19 +124,38 @@ def build_report(
         model = sat.DriverModel(seed=seed).fit(indicators, target)
         drivers = model.drivers_table()
         drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))
+        drivers["method"] = DRIVER_METHODS[model.method_]
         tables[f"drivers_{score.lower()}"] = drivers
         r_squared[score] = round(float(model.r2_), 4)
+        methods[score] = model.method_
+        references[score] = model.reference_
+        notes.append(f"{score} drivers: importance by {_method_text(model)}")
+        if model.reference_ is not None:
+            notes.append(f"{score} drivers: no respondent without complaint has a {score} score, so each effect "
+                         f"is the difference from {names.get(model.reference_, model.reference_)} "
+                         f"({model.reference_}), the category with the highest mean {score}")
+    extra |= {"driver_method": methods, "driver_reference": references}
     if "drivers_csat" in tables:
-        tables["quadrant"] = sat.quadrant(tables["drivers_csat"])
+        scores = tables["category_scores"]
+        baseline_csat = scores.loc[scores["is_baseline"], "csat_mean"]
+        baseline_csat = float(baseline_csat.iloc[0]) if len(baseline_csat) else None
+        tables["quadrant"] = sat.quadrant(tables["drivers_csat"], baseline=baseline_csat)
+        notes += _quadrant_notes(tables["quadrant"])
+    elif "CSAT" not in linked.score_cols:
+        notes.append("no importance × satisfaction quadrant: the survey table has no CSAT column and the "
+                     "quadrant plots mean CSAT; see drivers_nps for what drives NPS")
+    else:
+        notes.append("no importance × satisfaction quadrant: too few CSAT responses for a driver analysis")
 
-    # Volumes count every complaint: linking by customer keeps one complaint per customer for
-    # the join, but a customer's second complaint is still a complaint.
-    tables["pareto"] = sat.pareto(complaints["category"])
+    tables["pareto"] = sat.pareto(kept["category"])
     tables["pareto"].insert(1, "group_name", tables["pareto"]["group"].map(lambda code: names.get(code, code)))
 
-    if date_col in complaints:
-        tables["trends"], tables["alerts"] = _trends_and_alerts(complaints, date_col, freq, growth_threshold,
-                                                                names)
+    if date_col in kept:
+        window = recent_periods or sat.RECENT_PERIODS[freq]
+        tables["trends"], tables["alerts"], trend_notes, counts = _trends_and_alerts(
+            kept, date_col, freq, growth_threshold, names, window)
+        notes += trend_notes
+        extra |= {"recent_periods": window} | counts
     else:
         notes.append(f"no {date_col!r} column: no trends or growth alerts")
 
@@ -124,7 +163,7 @@ def build_report(
     if dimensions:
         tables["breakdown"] = sat.breakdown(linked, by=dimensions, n_boot=n_boot, seed=seed)
 
-    kpi_table = sat.kpis(complaints, created=date_col)
+    kpi_table = sat.kpis(kept, created=date_col)
     kpi_table.insert(1, "group_name", kpi_table["group"].map(lambda code: names.get(code, code)))
     tables["kpis"] = kpi_table
     notes += kpi_table.attrs.get("notes", [])
@@ -132,10 +171,49 @@ def build_report(
     tables["unmatched_complaints"] = linked.unmatched_complaints
     tables["unmatched_surveys"] = linked.unmatched_surveys
     tables["problems"] = linked.problems
-    summary = linked.summary() | {"r_squared": r_squared, "key": key}
-    tables = {"summary": pd.DataFrame({"measure": list(summary), "value": [str(v) for v in summary.values()]}),
-              **tables}
+    summary = linked.summary() | {"r_squared": r_squared, "key": key} | extra
+    measures = list(summary) + ["note"] * len(notes)
+    values = [str(v) for v in summary.values()] + notes
+    tables = {"summary": pd.DataFrame({"measure": measures, "value": values}), **tables}
     return LinkReport(tables=tables, summary=summary, notes=notes)
+
+
+def _method_text(model: sat.DriverModel) -> str:
+    p = model.n_features_in_
+    categories = f"{p} {'category' if p == 1 else 'categories'}"
+    if model.method_ == "shapley":
+        return f"the exact Shapley decomposition of R² ({categories})"
+    return (f"Johnson's relative weights ({categories}: the exact Shapley decomposition "
+            f"takes up to {sat.MAX_SHAPLEY_PREDICTORS})")
+
+
+def _linkage_notes(linked: sat.Linked, key: str) -> list[str]:
+    s, notes = linked.summary(), []
+    if s["complaints_key_repeated"]:
+        notes.append(f"{s['complaints_key_repeated']:,} complaints share their {key} with an earlier complaint: "
+                     f"they count in every volume, and the customer's survey is linked to the first (see problems)")
+    if s["surveys_unmatched_baseline"]:
+        notes.append(f"baseline: {s['surveys_unmatched_baseline']:,} respondents whose {key} is not among the "
+                     f"complaints count as respondents without complaint (--baseline unmatched; they are listed "
+                     f"in unmatched_surveys)")
+    if s["joined_baseline"] == 0:
+        hint = (f"; if {key} identifies customers, --baseline unmatched counts those not among the complaints as "
+                f"the baseline" if linked.baseline_rule == "empty-key" and s["surveys_unmatched"] else "")
+        notes.append("no respondents without complaint (baseline): the gaps to the baseline are empty" + hint)
+    fractional = sum(s.get(f"{score}_score_not_a_whole_number", 0) for score in linked.score_cols)
+    if fractional:
+        notes.append(f"{fractional:,} scores are not whole numbers (e.g. 3.5): they are left blank (see problems)")
+    return notes
+
+
+def _quadrant_notes(quadrant: pd.DataFrame) -> list[str]:
+    placed = quadrant.dropna(subset=["quadrant"])
+    if quadrant[["importance", "performance"]].notna().all(axis=1).sum() >= 2:
+        return []
+    if len(placed):
+        return [f"quadrant: only one category, so its satisfaction is compared with the baseline's CSAT "
+                f"{placed['performance_split'].iloc[0]:.2f} rather than with other categories"]
+    return ["quadrant: only one category and no baseline to compare it with: no quadrant is assigned"]
 
 
 def _category_names(complaints: pd.DataFrame) -> dict[str, str]:
@@ -145,21 +223,35 @@ def _category_names(complaints: pd.DataFrame) -> dict[str, str]:
     return dict(zip(pairs["category"], pairs["category_name"])) | {sat.BASELINE_CODE: sat.BASELINE_LABEL}
 
 
-def _trends_and_alerts(complaints, date_col, freq, threshold, names) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _trends_and_alerts(complaints, date_col, freq, threshold, names, recent_periods):
+    """(trends by category, alerts, notes, counts of complaints left out of the trends)."""
     by_category = sat.trends(complaints, date_col, by="category", freq=freq)
     by_category.insert(2, "group_name", by_category["group"].map(lambda code: names.get(code, code)))
+    counts = {"trend_missing_timestamps": by_category.attrs["missing_timestamps"],
+              "trend_bad_timestamps": by_category.attrs["bad_timestamps"]}
+    notes = []
+    if counts["trend_missing_timestamps"] or counts["trend_bad_timestamps"]:
+        notes.append(f"trends: {counts['trend_missing_timestamps']:,} complaints with an empty {date_col} and "
+                     f"{counts['trend_bad_timestamps']:,} with one that cannot be read as a time are not counted")
     alerts = []
     for dimension, column in (("category", "category"), ("topic", "topic_label")):
         if column not in complaints:
             continue
-        table = _complete_periods(sat.trends(complaints, date_col, by=column, freq=freq), complaints[date_col], freq)
-        found = sat.growth_alerts(table, threshold=threshold)
+        full = sat.trends(complaints, date_col, by=column, freq=freq)
+        table = _complete_periods(full, complaints[date_col], freq)
+        if dimension == "category" and len(table) < len(full):
+            notes.append(f"growth alerts: the last period ({full['period'].max():%Y-%m-%d}) is incomplete "
+                         f"and not compared")
+        found = sat.growth_alerts(table, threshold=threshold, recent_periods=recent_periods)
+        if "note" in found.attrs:
+            notes.append(f"growth alerts ({dimension}): {found.attrs['note']}; "
+                         f"try a smaller --recent-periods or a shorter --freq")
         found.insert(0, "dimension", dimension)
         alerts.append(found)
     alerts = pd.concat(alerts, ignore_index=True)
     alerts.insert(2, "group_name", np.where(alerts["dimension"] == "category",
                                             alerts["group"].map(lambda code: names.get(code, code)), alerts["group"]))
-    return by_category, alerts
+    return by_category, alerts, notes, counts
 
 
 def _complete_periods(trend: pd.DataFrame, dates: pd.Series, freq: str) -> pd.DataFrame:
@@ -235,11 +327,14 @@ def summary_lines(report: LinkReport, top: int = 5) -> list[str]:
     s, tables = report.summary, report.tables
     scores = tables["category_scores"]
     baseline = scores[scores["is_baseline"]]
+    baseline_rule = "empty key" if s["baseline_rule"] == "empty-key" else f"empty or unmatched {s['key']}"
+    dropped = s["complaint_duplicates_dropped"]
     lines = [
-        f"complaints: {s['complaint_rows']:,} rows, {s['complaints_linked']:,} linked to a survey, "
-        f"{s['complaints_unmatched']:,} without one",
+        f"complaints: {s['complaint_rows']:,} rows" + (f" ({dropped:,} dropped: repeated {s['complaint_id']})"
+                                                       if dropped else "")
+        + f", {s['complaints_linked']:,} linked to a survey, {s['complaints_unmatched']:,} without one",
         f"surveys: {s['survey_rows']:,} rows, {s['complaints_linked']:,} about a complaint, "
-        f"{s['joined_baseline']:,} from customers without complaint (baseline), "
+        f"{s['joined_baseline']:,} from customers without complaint (baseline: {baseline_rule}), "
         f"{s['surveys_unmatched']:,} unmatched; {len(tables['problems']):,} problem rows/cells reported",
     ]
     if len(baseline) and pd.notna(baseline["csat_mean"].iloc[0]):
@@ -250,8 +345,11 @@ def summary_lines(report: LinkReport, top: int = 5) -> list[str]:
     if "drivers_csat" in tables:
         lines.append(f"CSAT drivers (R² {s['r_squared'].get('CSAT', float('nan')):.2f}), most important first:")
         for row in tables["drivers_csat"].head(top).itertuples():
-            lines.append(f"  {row.driver_name}: importance {row.importance_share:.0%}, "
-                         f"effect {row.coef:+.2f} [{row.coef_low:+.2f}, {row.coef_high:+.2f}] (n={row.n_with:,})")
+            if row.driver == s["driver_reference"].get("CSAT"):
+                effect = "reference of the effects"
+            else:
+                effect = f"effect {row.coef:+.2f} [{row.coef_low:+.2f}, {row.coef_high:+.2f}]"
+            lines.append(f"  {row.driver_name}: importance {row.importance_share:.0%}, {effect} (n={row.n_with:,})")
     if "quadrant" in tables:
         focus = tables["quadrant"].loc[tables["quadrant"]["quadrant"] == "重点改进区", "driver_name"]
         lines.append("重点改进区: " + ("、".join(focus) if len(focus) else "(none)"))
@@ -278,11 +376,15 @@ def link_job(
     growth_threshold: float = 0.5,
     charts: bool = True,
     store: str | Path | None = None,
+    complaint_id: str | None = None,
+    baseline: str = "auto",
+    recent_periods: int | None = None,
 ) -> LinkReport:
     """Read both tables, build the report, write it to ``out_dir`` (and the store, if given)."""
     complaints, survey_table = read_side_table(classified), read_side_table(surveys)
     report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
-                          growth_threshold=growth_threshold)
+                          growth_threshold=growth_threshold, complaint_id=complaint_id, baseline=baseline,
+                          recent_periods=recent_periods)
     report.summary["files"] = [str(p) for p in write_report(report, out_dir, charts=charts)]
     if store is not None:
         from explorer.store import ResultsStore
