@@ -277,3 +277,26 @@ def test_the_driver_method_is_recorded(small_tables):
     assert report.summary["driver_method"] == {"CSAT": "shapley", "NPS": "shapley"}
     assert any("exact Shapley decomposition" in note for note in report.notes)
 
+
+def test_the_quadrant_chart_names_every_category_without_overlap(demo_report):
+    from tousu.charts import LABEL_FONT_SIZE, _label_layout, _text_width
+    from tousu.report import report_charts
+
+    quadrant = demo_report.tables["quadrant"]
+    spec = report_charts(demo_report)["quadrant"].to_dict()
+    shown = {row["name"] for data in spec["datasets"].values() for row in data if "name" in row}
+    assert shown == set(quadrant["driver_name"])
+    # Crowded points (the 维持区 near the axis) still get separate name boxes.
+    crowded = pd.DataFrame({"importance_share": [0.004, 0.005, 0.006, 0.02, 0.4],
+                            "performance": [3.70, 3.70, 3.71, 3.78, 2.5], "name": list("ABCDE")})
+    crowded["name"] = ["营业厅排队等候", "隐私骚扰与诈骗", "终端与增值业务", "网络质量", "营销误导与不知情定制"]
+    layout = _label_layout(crowded, "name", (0.0, 0.45), (2.4, 4.1))
+    px_x = layout["label_x"] / 0.45 * 640
+    px_y = (4.1 - layout["label_y"]) / 1.7 * 420
+    half_w = crowded["name"].map(_text_width) / 2
+    for i in range(len(layout)):
+        for j in range(i + 1, len(layout)):
+            apart_x = abs(px_x[i] - px_x[j]) >= half_w[i] + half_w[j]
+            apart_y = abs(px_y[i] - px_y[j]) >= LABEL_FONT_SIZE
+            assert apart_x or apart_y, (crowded["name"][i], crowded["name"][j])
+

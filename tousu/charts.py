@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 CLASS_COLOURS = alt.Scale(domain=["A", "B", "C"], range=["#c0392b", "#e67e22", "#95a5a6"])
@@ -40,28 +41,113 @@ def pareto_chart(table: pd.DataFrame, label: str = "category_name", title: str =
         title=title, width=WIDTH, height=320)
 
 
+QUADRANT_HEIGHT = 420
+LABEL_FONT_SIZE = 12
+POINT_RADIUS = 7  # px: a circle of size 160
+
+
 def quadrant_chart(table: pd.DataFrame, label: str = "driver_name", x_split: float | None = None,
                    y_split: float | None = None, title: str = "重要性 × 满意度矩阵") -> alt.Chart:
-    """Importance (share of explained variance) against performance (mean CSAT), split into four zones."""
+    """Importance (share of explained variance) against performance (mean CSAT), split into four zones.
+
+    Every category is named: each name is placed next to its point where it overlaps no
+    other name or point, farther out with a leader line where the points crowd."""
     x_split = table["importance_share"].mean() if x_split is None else x_split
     y_split = table["performance"].mean() if y_split is None else y_split
-    base = alt.Chart(table)
-    points = base.mark_circle(size=160, opacity=0.85).encode(
-        x=alt.X("importance_share:Q", title="重要性（对满意度差异的解释占比）", axis=alt.Axis(format="%")),
-        y=alt.Y("performance:Q", title="满意度（平均 CSAT）", scale=alt.Scale(zero=False)),
+    data = table.dropna(subset=["importance_share", "performance"]).reset_index(drop=True)
+    x_domain = _padded_domain(pd.concat([data["importance_share"], pd.Series([0.0, x_split])]), zero=True)
+    y_domain = _padded_domain(pd.concat([data["performance"], pd.Series([y_split])]))
+    # Fixed domains: the label layout is computed in the pixels these scales give.
+    x_scale = alt.Scale(domain=list(x_domain), nice=False)
+    y_scale = alt.Scale(domain=list(y_domain), nice=False)
+    x = alt.X("importance_share:Q", title="重要性（对满意度差异的解释占比）", axis=alt.Axis(format="%"), scale=x_scale)
+    y = alt.Y("performance:Q", title="满意度（平均 CSAT）", scale=y_scale)
+    points = alt.Chart(data).mark_circle(size=160, opacity=0.85).encode(
+        x=x, y=y,
         color=alt.Color("quadrant:N", scale=QUADRANT_COLOURS, title="区域"),
         tooltip=[alt.Tooltip(f"{label}:N", title="类别"), alt.Tooltip("quadrant:N", title="区域"),
                  alt.Tooltip("importance_share:Q", title="重要性", format=".1%"),
                  alt.Tooltip("performance:Q", title="平均 CSAT", format=".2f")])
-    # Low-importance, satisfied categories (维持区) crowd together near the y axis; their names
-    # would overprint each other, so they are named on hover only.
-    important = table[(table["importance_share"] >= x_split) | (table["performance"] < y_split)]
-    names = alt.Chart(important).mark_text(dy=-12, fontSize=12).encode(
-        x="importance_share:Q", y="performance:Q", text=f"{label}:N")
+    labels = _label_layout(data, label, x_domain, y_domain)
+    names = alt.Chart(labels).mark_text(fontSize=LABEL_FONT_SIZE, align="center", baseline="middle").encode(
+        x=alt.X("label_x:Q", scale=x_scale), y=alt.Y("label_y:Q", scale=y_scale), text="name:N")
+    leaders = alt.Chart(labels[labels["leader"]]).mark_rule(color="#95a5a6", strokeWidth=0.8).encode(
+        x=alt.X("importance_share:Q", scale=x_scale), y=alt.Y("performance:Q", scale=y_scale),
+        x2="anchor_x:Q", y2="anchor_y:Q")
     splits = pd.DataFrame({"x": [x_split], "y": [y_split]})
-    vertical = alt.Chart(splits).mark_rule(strokeDash=[4, 4], color="#7f8c8d").encode(x="x:Q")
-    horizontal = alt.Chart(splits).mark_rule(strokeDash=[4, 4], color="#7f8c8d").encode(y="y:Q")
-    return alt.layer(points, names, vertical, horizontal).properties(title=title, width=WIDTH, height=420)
+    vertical = alt.Chart(splits).mark_rule(strokeDash=[4, 4], color="#7f8c8d").encode(x=alt.X("x:Q", scale=x_scale))
+    horizontal = alt.Chart(splits).mark_rule(strokeDash=[4, 4], color="#7f8c8d").encode(y=alt.Y("y:Q", scale=y_scale))
+    return alt.layer(leaders, points, names, vertical, horizontal).properties(
+        title=title, width=WIDTH, height=QUADRANT_HEIGHT)
+
+
+def _padded_domain(values: pd.Series, zero: bool = False) -> tuple[float, float]:
+    low, high = float(values.min()), float(values.max())
+    pad = (high - low) * 0.08 or 0.1
+    return (0.0 if zero else low - pad, high + pad)
+
+
+def _text_width(text: str) -> float:
+    """Rendered width in px, roughly: a CJK glyph is a full em, Latin and digits about 0.6 em."""
+    return sum(LABEL_FONT_SIZE if ord(char) > 0x2E7F else 0.6 * LABEL_FONT_SIZE for char in text)
+
+
+def _label_layout(data: pd.DataFrame, label: str, x_domain, y_domain) -> pd.DataFrame:
+    """Where each name goes: greedily, most important first, the nearest spot around its point
+    (8 directions, widening rings) that stays in the plot and overlaps no placed name or any point.
+    A name set off diagonally or farther than touching gets a leader line to its point."""
+    to_px = np.array([WIDTH / (x_domain[1] - x_domain[0]), -QUADRANT_HEIGHT / (y_domain[1] - y_domain[0])])
+    origin = np.array([x_domain[0], y_domain[1]])
+    centres = (data[["importance_share", "performance"]].to_numpy(dtype=float) - origin) * to_px
+    height = LABEL_FONT_SIZE + 2
+    boxes = []  # placed names as (left, top, right, bottom)
+
+    def free(box):
+        left, top, right, bottom = box
+        if left < 0 or top < 0 or right > WIDTH or bottom > QUADRANT_HEIGHT:
+            return False
+        if any(left < b[2] and b[0] < right and top < b[3] and b[1] < bottom for b in boxes):
+            return False
+        nearest_x = np.clip(centres[:, 0], left, right)
+        nearest_y = np.clip(centres[:, 1], top, bottom)
+        return bool((np.hypot(centres[:, 0] - nearest_x, centres[:, 1] - nearest_y) > POINT_RADIUS + 1).all())
+
+    directions = [(0, -1), (1, 0), (-1, 0), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1)]
+    order = data["importance_share"].sort_values(ascending=False, kind="stable").index
+    placed = {}
+    for i in order:
+        px, py = centres[i]
+        width = _text_width(str(data.at[i, label])) + 4
+        spot = None
+        for gap in (2, 8, 16, 28, 44, 64, 90, 120, 160, 210):
+            for dx, dy in directions:
+                # The box's near edge sits ``gap`` px beyond the circle in that direction.
+                cx = px + dx * (POINT_RADIUS + gap + width / 2)
+                cy = py + dy * (POINT_RADIUS + gap + height / 2)
+                box = (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
+                if free(box):
+                    spot = (cx, cy, box, gap > 2 or (dx and dy))
+                    break
+            if spot:
+                break
+        if spot is None:  # nowhere free: right of the point, as before the layout
+            cx, cy = px + POINT_RADIUS + 2 + width / 2, py
+            spot = (cx, cy, (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2), False)
+        cx, cy, box, leader = spot
+        boxes.append(box)
+        # The leader line ends at the box edge nearest the point.
+        anchor = (np.clip(px, box[0], box[2]), np.clip(py, box[1], box[3]))
+        placed[i] = (cx, cy, *anchor, bool(leader))
+    layout = pd.DataFrame.from_dict(placed, orient="index", columns=["cx", "cy", "ax", "ay", "leader"])
+    layout = layout.reindex(data.index)
+    result = data[["importance_share", "performance"]].copy()
+    result["name"] = data[label].astype(str)
+    result["label_x"] = layout["cx"] / to_px[0] + origin[0]
+    result["label_y"] = layout["cy"] / to_px[1] + origin[1]
+    result["anchor_x"] = layout["ax"] / to_px[0] + origin[0]
+    result["anchor_y"] = layout["ay"] / to_px[1] + origin[1]
+    result["leader"] = layout["leader"].astype(bool)
+    return result
 
 
 def effect_chart(table: pd.DataFrame, label: str = "driver_name", title: str = "各类投诉对 CSAT 的影响（OLS 系数，95% 置信区间）",
