@@ -300,3 +300,9 @@ def test_the_quadrant_chart_names_every_category_without_overlap(demo_report):
             apart_y = abs(px_y[i] - px_y[j]) >= LABEL_FONT_SIZE
             assert apart_x or apart_y, (crowded["name"][i], crowded["name"][j])
 
+
+def test_demo_refuses_the_tfidf_embedder_before_any_work(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--embedder", "tfidf", "--out", str(out), "--no-explore"]) == 2
+    assert "fitted on each input" in capsys.readouterr().err
+    assert not out.exists()

