@@ -18,7 +18,7 @@ from models.classifier import CategoryClassifier
 from models.store import ModelStoreError, read_manifest, write_manifest, writing_model
 from models.taxonomy import Taxonomy, load_taxonomy
 from models.topics import TopicModel
-from nlp.embed import DEFAULT_EMBEDDER, MeanCenterer, get_embedder
+from nlp.embed import DEFAULT_EMBEDDER, CenteredEmbedder, MeanCenterer, get_embedder
 
 OUTPUT_COLUMNS = ["category", "category_name", "confidence", "categories", "topic_id", "topic_label"]
 NO_TOPIC = -1
@@ -78,7 +78,7 @@ class ComplaintModel(BaseEstimator):
         return self.embedder_
 
     def embed(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        return _CenteredEmbedder(self._embedder(), self.centerer_, self.center).encode(
+        return CenteredEmbedder(self._embedder(), self.centerer_, self.center).encode(
             texts, show_progress=show_progress)
 
     # ----- fitting -----
@@ -93,7 +93,7 @@ class ComplaintModel(BaseEstimator):
         self.centerer_ = MeanCenterer().fit(raw)
         vectors = self.centerer_.transform(raw) if self.center else raw
         self.classifier_ = CategoryClassifier(
-            taxonomy=self.taxonomy_, embedder=_CenteredEmbedder(embedder, self.centerer_, self.center),
+            taxonomy=self.taxonomy_, embedder=CenteredEmbedder(embedder, self.centerer_, self.center),
             **(self.classifier_params or {}),
         ).fit(texts, labels, embeddings=vectors)
         assigned = self.classifier_.assign(texts, embeddings=vectors)
@@ -102,7 +102,7 @@ class ComplaintModel(BaseEstimator):
             guidance = self._topic_guidance()
             params = dict(self.topic_params or {})
             if guidance == "keywords":
-                params["seed_words"] = self._taxonomy_seed_words()
+                params["seed_words"] = self.taxonomy_.seed_words()
             self.topic_model_ = TopicModel(**params).fit(
                 texts, vectors, categories=assigned["category"] if guidance == "categories" else None,
                 seed_embedder=self.classifier_.embedder if guidance == "keywords" else None)
@@ -116,18 +116,6 @@ class ComplaintModel(BaseEstimator):
         if guidance not in TOPIC_GUIDANCE:
             raise ValueError(f"guide_topics must be one of {', '.join(TOPIC_GUIDANCE)}, not {self.guide_topics!r}")
         return guidance
-
-    def _taxonomy_seed_words(self) -> list[list[str]]:
-        """Each level-1 category's keywords (its children's too), the catch-all left out."""
-        seeds = []
-        for category in self.taxonomy_.categories:
-            words = [*category.keywords, *(k for child in category.children for k in child.keywords)]
-            if category.code != self.taxonomy_.other_code and words:
-                seeds.append(list(dict.fromkeys(words)))
-        if len(seeds) < 2:
-            raise ValueError(f"taxonomy {self.taxonomy_.source}: keyword-guided topics need keywords "
-                             "on at least two categories")
-        return seeds
 
     def _map_topics_to_categories(self, categories: np.ndarray) -> None:
         """Each topic's most common category among its training complaints, with that share."""
@@ -223,7 +211,7 @@ class ComplaintModel(BaseEstimator):
                     f"{embedder.name!r} is what {manifest['embedder']['spec']!r} gives here")
             model.classifier_ = CategoryClassifier.load(
                 model_dir / "classifier", taxonomy=taxonomy,
-                embedder=_CenteredEmbedder(embedder, model.centerer_, model.center))
+                embedder=CenteredEmbedder(embedder, model.centerer_, model.center))
             topics_dir = model_dir / "topics"
             model.topic_model_ = TopicModel.load(topics_dir) if topics_dir.is_dir() else None
             model.training_ = manifest["data"]
@@ -233,17 +221,3 @@ class ComplaintModel(BaseEstimator):
             raise ModelStoreError(f"{model_dir}: the model files are incomplete or damaged ({error})") from None
         return model
 
-
-class _CenteredEmbedder:
-    """An embedder view that applies the model's centering, for parts that embed on their own."""
-
-    def __init__(self, embedder, centerer: MeanCenterer, center: bool):
-        self.embedder, self.centerer, self.center = embedder, centerer, center
-
-    @property
-    def name(self) -> str:
-        return self.embedder.name
-
-    def encode(self, texts, **options) -> np.ndarray:
-        vectors = self.embedder.encode(texts, **options)
-        return self.centerer.transform(vectors) if self.center else vectors

@@ -91,6 +91,18 @@ class Taxonomy:
         """The catch-all category for low-confidence complaints, if the file has one."""
         return OTHER_CODE if OTHER_CODE in self else None
 
+    def seed_words(self) -> list[list[str]]:
+        """Each level-1 category's keywords with its children's, the catch-all left out:
+        seed topics for keyword-guided topic discovery."""
+        seeds = []
+        for category in self.categories:
+            words = [*category.keywords, *(k for child in category.children for k in child.keywords)]
+            if category.code != self.other_code and words:
+                seeds.append(list(dict.fromkeys(words)))
+        if len(seeds) < 2:
+            raise ValueError(f"taxonomy {self.source}: keyword-guided topics need keywords on at least two categories")
+        return seeds
+
     def to_dict(self) -> dict:
         def entry(category: Category) -> dict:
             out = {"code": category.code, "name": category.name, "name_en": category.name_en,

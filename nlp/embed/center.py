@@ -24,3 +24,19 @@ class MeanCenterer(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self, "mean_")
         return l2_normalize(np.asarray(X, dtype=np.float32) - self.mean_)
+
+
+class CenteredEmbedder:
+    """An embedder with a fitted :class:`MeanCenterer` applied to what it encodes, for the
+    parts of a model that embed on their own (zero-shot prototypes, topic seed words)."""
+
+    def __init__(self, embedder, centerer: MeanCenterer, center: bool = True):
+        self.embedder, self.centerer, self.center = embedder, centerer, center
+
+    @property
+    def name(self) -> str:
+        return self.embedder.name
+
+    def encode(self, texts, **options) -> np.ndarray:
+        vectors = self.embedder.encode(texts, **options)
+        return self.centerer.transform(vectors) if self.center else vectors
