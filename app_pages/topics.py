@@ -16,6 +16,7 @@ if topics.empty:
     st.stop()
 
 st.caption(f"模型版本：{views.version_name(version, resources.query('model_versions'))}，{len(topics)} 个主题")
+st.subheader("主题地图")
 st.altair_chart(charts.topic_map_chart(topics), width="stretch")
 st.dataframe(views.labelled(topics[["topic_id", "topic_label", "filtered_count", "size", "category_name", "top_words"]])
              .rename(columns={"类别": "映射类别"}), hide_index=True)

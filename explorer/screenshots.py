@@ -3,9 +3,11 @@
     python -m explorer.screenshots [--store out/demo/tousu.duckdb] [--out out/screenshots]
 
 Serves the explorer on a free port, opens every page in Debian's Chromium through Playwright,
-waits until Streamlit has finished rendering (its skeleton shows first) and saves a full-page
-PNG per page. Needs Playwright (``pip install -e '.[test]'``) and Chromium with a CJK font
-(``apt install chromium fonts-noto-cjk``). The browser test drives the explorer the same way.
+waits until Streamlit has finished rendering (its skeleton shows first), makes the window as
+tall as the page's content (Streamlit scrolls inside its main area, which a browser's own
+"full page" screenshot does not see) and saves one PNG per page. Needs Playwright
+(``pip install -e '.[test]'``) and Chromium with a CJK font (``apt install chromium
+fonts-noto-cjk``). The browser test drives the explorer the same way.
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ PAGES = {"": "overview", "drivers": "drivers", "topics": "topics", "verbatims": 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1400, "height": 1000}
+# Chromium cannot capture much taller than this in one piece.
+MAX_HEIGHT = 16000
+MAIN = '[data-testid="stMain"]'  # the page's content, without the sidebar
 
 
 def _free_port() -> int:
@@ -85,7 +90,7 @@ def chromium(executable: str = CHROMIUM) -> Iterator:
 
 def wait_rendered(page, timeout_s: float = 60) -> None:
     """Wait until Streamlit has finished: its skeleton gone, no script running, a title shown."""
-    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_s * 1000)
+    page.wait_for_selector(MAIN, timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         busy = page.locator('[data-testid="stSkeleton"], [data-testid="stStatusWidget"] button').count()
@@ -95,25 +100,51 @@ def wait_rendered(page, timeout_s: float = 60) -> None:
     time.sleep(1.5)  # charts draw after the script finishes
 
 
+def main_height(page) -> int:
+    """The height of the page's content: Streamlit scrolls inside its main area, so the
+    document itself is never taller than the window and a "full page" shot would cut it."""
+    return int(page.evaluate(f"() => document.querySelector('{MAIN}').scrollHeight"))
+
+
+def fit_viewport_to_content(page, timeout_s: float = 20) -> None:
+    """Make the window as tall as the main area's content, until that height stops changing
+    (charts and tables lay out again for the new window)."""
+    deadline = time.monotonic() + timeout_s
+    height = VIEWPORT["height"]
+    while time.monotonic() < deadline:
+        wanted = min(max(main_height(page), VIEWPORT["height"]), MAX_HEIGHT)
+        if wanted == height:
+            return
+        height = wanted
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        time.sleep(1.0)
+
+
 @dataclass
 class PageShot:
     path: str
     png: Path
-    text: str
+    text: str  # everything visible, sidebar included
+    main_text: str  # the page's own content
+    content_height: int  # of the page's own content, in pixels
     exceptions: int
+    errors: list[str]  # st.error messages
 
 
 def screenshot_page(browser, url: str, path: str, out_dir: Path) -> PageShot:
-    """Open one page, wait for it, save ``out_dir/<name>.png``; returns what it showed."""
+    """Open one page, wait for it, save ``out_dir/<name>.png`` of its whole content; returns
+    what it showed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport=VIEWPORT)
     try:
         page.goto(f"{url}/{path}")
         wait_rendered(page)
+        fit_viewport_to_content(page)
         png = out_dir / f"{PAGES.get(path, path)}.png"
         page.screenshot(path=str(png), full_page=True)
-        return PageShot(path, png, page.inner_text("body"),
-                        page.locator('[data-testid="stException"]').count())
+        return PageShot(path, png, page.inner_text("body"), page.inner_text(MAIN), main_height(page),
+                        page.locator('[data-testid="stException"]').count(),
+                        page.locator('[data-testid="stAlertContentError"]').all_inner_texts())
     finally:
         page.close()
 
@@ -127,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     with serving(args.store) as url, chromium() as browser:
         for path in PAGES:
             shot = screenshot_page(browser, url, path, args.out)
-            failed += shot.exceptions > 0
-            print(f"{shot.png}{'  (shows an exception)' if shot.exceptions else ''}")
+            broken = shot.exceptions or shot.errors
+            failed += bool(broken)
+            print(f"{shot.png}{'  (shows an exception or an error)' if broken else ''}")
     return 1 if failed else 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +19,15 @@ import pytest
 from explorer.screenshots import CHROMIUM, PAGES, chromium, screenshot_page, serving
 from nlp.paths import PROJECT_ROOT
 
-EXPECTED = {  # url path → text that must be visible once the page has rendered
-    "": ["总览", "投诉量", "投诉排列图"],
-    "drivers": ["满意度驱动", "重点改进区"],
-    "topics": ["主题"],
-    "verbatims": ["工单"],
-    "model": ["模型"],
-    "upload": ["上传"],
+# url path → text that must be visible in the page's own area once it has rendered (not the
+# sidebar, which names every page): its title and what only that page shows.
+EXPECTED = {
+    "": ["总览", "投诉量", "投诉客户平均CSAT", "24小时响应率", "投诉排列图", "增长预警"],
+    "drivers": ["满意度驱动", "模型解释度 R²", "重点改进区", "驱动因素明细", "各类别满意度"],
+    "topics": ["主题", "主题地图", "主题与类别对应"],
+    "verbatims": ["工单", "当前筛选工单数", "导出 CSV", "导出 Excel", "相似工单"],
+    "model": ["模型", "主题：重命名与合并", "更正工单类别", "保存为新模型版本"],
+    "upload": ["上传分类", "上传投诉表"],
 }
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
@@ -57,7 +60,10 @@ def test_every_page_renders_in_chromium_without_errors_or_phone_numbers(explorer
     screenshots = Path(os.environ.get("TOUSU_SCREENSHOT_DIR", PROJECT_ROOT / "out" / "screenshots"))
     shot = screenshot_page(browser, explorer_url, path, screenshots)
     assert shot.png.is_file()
+    _, height = struct.unpack(">II", shot.png.read_bytes()[16:24])  # the PNG header's IHDR
+    assert height >= shot.content_height, f"/{path}: the screenshot cuts the page at {height} px"
     assert shot.exceptions == 0, f"/{path} shows an exception"
+    assert not shot.errors, f"/{path} shows an error: {shot.errors}"
     for expected in EXPECTED[path]:
-        assert expected in shot.text, f"{expected!r} not shown on /{path}"
+        assert expected in shot.main_text, f"{expected!r} not shown on /{path}"
     assert not PHONE.search(shot.text), "an unmasked phone number is visible"
