@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from nlp.paths import data_dir
 from nlp.versioned_file import read_versioned_lines
@@ -63,7 +64,33 @@ def _t2s_converter():
     return OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _changed_by_t2s() -> re.Pattern:
+    """Any character that OpenCC's t2s dictionaries replace, alone or inside a phrase.
+
+    A text without one converts to itself, since every entry that changes a text contains
+    one. That is most mainland complaints (85 % of COCC, waimai and online_shopping), and
+    the pure-Python converter costs about a millisecond a complaint, more than the rest
+    of cleaning together, so it runs only on the texts that can change.
+    """
+    import opencc
+
+    folder = Path(opencc.__file__).parent / "dictionary"
+    changing = set()
+    for name in ("TSPhrases.txt", "TSCharacters.txt"):
+        for line in (folder / name).read_text(encoding="utf-8").splitlines():
+            source, _, targets = line.partition("\t")
+            target = targets.split(" ")[0]
+            if len(source) == len(target):
+                changing.update(s for s, t in zip(source, target) if s != t)
+            else:
+                changing.update(source)
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(changing)) + "]")
+
+
 def to_simplified(text: str) -> str:
+    if not _changed_by_t2s().search(text):
+        return text
     return _t2s_converter().convert(text)
 
 

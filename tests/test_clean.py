@@ -45,6 +45,17 @@ def test_traditional_becomes_simplified():
     assert to_simplified("客戶來電反映手機資費太貴") == "客户来电反映手机资费太贵"
 
 
+def test_simplified_conversion_matches_opencc_on_every_kind_of_text():
+    """Texts without a character OpenCC would replace skip the converter; the result must
+    be OpenCC's own, for phrases whose changed character is not the first one too."""
+    from opencc import OpenCC
+
+    texts = ["不瞭解為什麼扣費", "反覆斷線", "乾隆年間", "乾燥", "营业厅排队等候太久", "沈阳用户反映信号差",
+             "我的頭髮", "5G網速慢", "", "nothing Chinese"]
+    converter = OpenCC("t2s")
+    assert [to_simplified(t) for t in texts] == [converter.convert(t) for t in texts]
+
+
 def test_fullwidth_digits_are_masked_after_folding():
     assert "<PHONE>" in clean_text("联系电话：１３８１２３４５６７８")
 
