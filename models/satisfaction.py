@@ -916,8 +916,9 @@ def quadrant(drivers_table: pd.DataFrame, performance=None, split: str = "mean",
     Each axis is split at the ``mean`` (default) or ``median`` over the drivers having both
     values; a value equal to the split counts as high. With fewer than two such drivers
     there is nothing to compare a category with but ``baseline`` (the score of respondents
-    without complaint): it is then the performance split, and without it no driver is
-    placed. Quadrants:
+    without complaint): it is then the performance split. By default (``performance`` None)
+    that is the lone driver's ``mean_without``, since everyone without its complaint is
+    without complaint; without either no driver is placed. Quadrants:
     ``重点改进区`` high importance, low satisfaction (fix first); ``优势区`` high, high
     (keep); ``机会区`` low, low; ``维持区`` low, high.
 
@@ -938,7 +939,9 @@ def quadrant(drivers_table: pd.DataFrame, performance=None, split: str = "mean",
     if both.sum() >= 2:
         performance_split = getattr(table.loc[both, "performance"], split)()
     else:
-        performance_split = math.nan if baseline is None else float(baseline)
+        if baseline is None and performance is None and "mean_without" in table and both.any():
+            baseline = table.loc[both, "mean_without"].iloc[0]
+        performance_split = math.nan if baseline is None or pd.isna(baseline) else float(baseline)
     placed = both & pd.notna(importance_split) & pd.notna(performance_split)
     labels = [QUADRANTS[(bool(i >= importance_split), bool(s >= performance_split))] if ok else np.nan
               for i, s, ok in zip(table["importance"], table["performance"], placed)]

@@ -524,5 +524,8 @@ def test_quadrant_with_one_driver_compares_it_with_the_baseline():
     assert quadrant(drivers, baseline=4.5)["performance_split"].iloc[0] == 4.5
     assert quadrant(drivers, baseline=1.5)["quadrant"].tolist() == ["优势区"]
     assert pd.isna(quadrant(drivers)["quadrant"].iloc[0])  # nothing to compare it with
+    # From a drivers table: the respondents without the lone category are the baseline.
+    assert quadrant(drivers.assign(mean_without=4.4))["quadrant"].tolist() == ["重点改进区"]
+    assert pd.isna(quadrant(drivers.assign(mean_without=np.nan))["quadrant"].iloc[0])
     two = pd.DataFrame({"driver": ["BIL", "NET"], "importance": [0.5, 0.1], "mean_with": [2.0, 4.0]})
     assert quadrant(two, baseline=4.5)["performance_split"].iloc[0] == 3.0  # the baseline only when alone
