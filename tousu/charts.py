@@ -72,12 +72,12 @@ def quadrant_chart(table: pd.DataFrame, label: str = "driver_name", x_split: flo
     names = alt.Chart(labels).mark_text(fontSize=LABEL_FONT_SIZE, align="center", baseline="middle").encode(
         x=alt.X("label_x:Q", scale=x_scale), y=alt.Y("label_y:Q", scale=y_scale), text="name:N")
     leaders = alt.Chart(labels[labels["leader"]]).mark_rule(color="#95a5a6", strokeWidth=0.8).encode(
-        x=alt.X("importance_share:Q", scale=x_scale), y=alt.Y("performance:Q", scale=y_scale),
-        x2="anchor_x:Q", y2="anchor_y:Q")
+        x=alt.X("start_x:Q", scale=x_scale), y=alt.Y("start_y:Q", scale=y_scale), x2="anchor_x:Q", y2="anchor_y:Q")
     splits = pd.DataFrame({"x": [x_split], "y": [y_split]})
     vertical = alt.Chart(splits).mark_rule(strokeDash=[4, 4], color="#7f8c8d").encode(x=alt.X("x:Q", scale=x_scale))
     horizontal = alt.Chart(splits).mark_rule(strokeDash=[4, 4], color="#7f8c8d").encode(y=alt.Y("y:Q", scale=y_scale))
-    return alt.layer(leaders, points, names, vertical, horizontal).properties(
+    # The points stay the first layer: the explorer retitles that layer for its NPS version.
+    return alt.layer(points, leaders, names, vertical, horizontal).properties(
         title=title, width=WIDTH, height=QUADRANT_HEIGHT)
 
 
@@ -135,10 +135,13 @@ def _label_layout(data: pd.DataFrame, label: str, x_domain, y_domain) -> pd.Data
             spot = (cx, cy, (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2), False)
         cx, cy, box, leader = spot
         boxes.append(box)
-        # The leader line ends at the box edge nearest the point.
-        anchor = (np.clip(px, box[0], box[2]), np.clip(py, box[1], box[3]))
-        placed[i] = (cx, cy, *anchor, bool(leader))
-    layout = pd.DataFrame.from_dict(placed, orient="index", columns=["cx", "cy", "ax", "ay", "leader"])
+        # The leader line runs from the circle's edge to the box edge nearest the point.
+        anchor = np.array([np.clip(px, box[0], box[2]), np.clip(py, box[1], box[3])])
+        towards = anchor - centres[i]
+        start = centres[i] + towards / max(np.hypot(*towards), 1e-9) * POINT_RADIUS
+        placed[i] = (cx, cy, *anchor, *start, bool(leader))
+    layout = pd.DataFrame.from_dict(placed, orient="index",
+                                    columns=["cx", "cy", "ax", "ay", "sx", "sy", "leader"])
     layout = layout.reindex(data.index)
     result = data[["importance_share", "performance"]].copy()
     result["name"] = data[label].astype(str)
@@ -146,6 +149,8 @@ def _label_layout(data: pd.DataFrame, label: str, x_domain, y_domain) -> pd.Data
     result["label_y"] = layout["cy"] / to_px[1] + origin[1]
     result["anchor_x"] = layout["ax"] / to_px[0] + origin[0]
     result["anchor_y"] = layout["ay"] / to_px[1] + origin[1]
+    result["start_x"] = layout["sx"] / to_px[0] + origin[0]
+    result["start_y"] = layout["sy"] / to_px[1] + origin[1]
     result["leader"] = layout["leader"].astype(bool)
     return result
 
