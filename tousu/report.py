@@ -26,7 +26,8 @@ TABLES = {
     "summary": ("概要", "counts that add up: rows read, linked, unmatched, problems"),
     "category_scores": ("类别满意度", "CSAT, NPS and detractor share per category, with bootstrap intervals"),
     "topic_scores": ("主题满意度", "the same per topic"),
-    "drivers_csat": ("CSAT驱动因素", "importance (Shapley share of R²) and OLS effect of each category on CSAT"),
+    "drivers_csat": ("CSAT驱动因素", "importance (share of R²: Shapley, or relative weights beyond 15 categories; "
+                                   "see the method column) and OLS effect of each category on CSAT"),
     "drivers_nps": ("NPS驱动因素", "the same for NPS"),
     "quadrant": ("重要性满意度矩阵", "importance × satisfaction quadrant of each category"),
     "pareto": ("排列图", "categories by volume with cumulative share and A/B/C class"),
@@ -35,7 +36,8 @@ TABLES = {
     "breakdown": ("分维度满意度", "scores by province, channel, segment and touchpoint"),
     "kpis": ("处理时效KPI", "24 h response, 48 h resolution, repeat and escalation rates per category"),
     "unmatched_complaints": ("未匹配工单", "complaints without a survey response"),
-    "unmatched_surveys": ("未匹配问卷", "survey responses whose key is not among the complaints"),
+    "unmatched_surveys": ("未匹配问卷", "survey responses whose key is not among the complaints, and whether "
+                                     "they were taken as the baseline"),
     "problems": ("问题行", "rows or cells left out, with the reason"),
 }
 
