@@ -6,15 +6,16 @@ from tousu import charts
 
 st.title("满意度驱动")
 active = filters.current()
-score = st.radio("满意度指标", ["CSAT", "NPS"], horizontal=True, key="drivers_score")
-result = resources.view("driver_tables", score, active)
+score = st.radio("满意度指标", ["CSAT", "NPS"], horizontal=True, key="drivers_score",
+                 help="驱动分析与矩阵按所选指标计算；NPS 矩阵的纵轴为各类别投诉客户的 NPS")
+result = resources.scores_view("driver_tables", active, score)
 if result is None:
     st.info("当前筛选下与工单关联的问卷太少，无法做驱动分析。请导入问卷（`tousu link … --store`）或放宽筛选。")
     st.stop()
 drivers, quadrant, r_squared = result
 st.metric("模型解释度 R²", f"{r_squared:.2f}")
-if quadrant is not None and quadrant["quadrant"].notna().any():
-    st.altair_chart(views.quadrant_chart(quadrant), width="stretch")
+if quadrant["quadrant"].notna().any():
+    st.altair_chart(views.quadrant_chart(quadrant, score), width="stretch")
     focus = quadrant.loc[quadrant["quadrant"] == "重点改进区", "driver_name"]
     st.markdown("**重点改进区：** " + ("、".join(focus) if len(focus) else "（无）"))
 effects = drivers.dropna(subset=["coef"])
@@ -24,9 +25,11 @@ if len(effects):
                     width="stretch")
 st.subheader("驱动因素明细")
 st.dataframe(views.labelled(drivers), hide_index=True)
+st.caption(f"重要性区间基于 {views.DRIVER_BOOTSTRAP} 次自助抽样，为交互浏览的近似值；"
+           "`tousu link` 的报告用 200 次。")
 
 st.subheader("各类别满意度")
-scores = resources.view("category_scores", active)
+scores = resources.scores_view("category_scores", active)
 categories = scores[~scores["is_baseline"]]
 if categories["csat_mean"].notna().any():
     st.altair_chart(charts.score_chart(categories, label="group_name"), width="stretch")

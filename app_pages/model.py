@@ -13,6 +13,8 @@ if versions.empty:
     st.info("结果库中还没有模型版本。用 `tousu classify … --store` 导入分类结果。")
     st.stop()
 st.dataframe(views.labelled(views.version_table(versions)), hide_index=True)
+st.caption("编辑保存的版本沿用来源版本的留出指标（见「指标说明」），并未重新评估；"
+           "用下方的训练标签重新训练后才有新的指标。")
 
 store = resources.store()
 version = st.selectbox("编辑的模型版本", versions["model_version"], key="model_version",
@@ -62,20 +64,27 @@ if complaint is not None:
         st.success(f"工单 {complaint_id} 已改为「{names[new_category]}」")
 corrections = resources.query("corrections")
 if len(corrections):
+    pending = resources.query("corrections", True)
+    st.caption(f"共 {len(corrections)} 条更正，其中 {len(pending)} 条尚未保存进模型版本。")
     st.dataframe(views.labelled(corrections[["id", "old_category", "label", "corrected_at", "note"]]),
                  hide_index=True)
 
 st.subheader("保存为新模型版本")
-st.caption("复制当前版本，写入主题改名与合并；类别更正另存为训练标签（id, text, label），"
-           "可用 `tousu train 标签文件 --label-col label` 重新训练。")
+st.caption("复制当前版本，写入上次保存以来的主题改名与合并；分类器不变，留出指标沿用来源版本（标为继承）。"
+           "至今全部类别更正另存为训练标签（id, text, label），"
+           "用 `tousu train 原训练表 --label-col 标签列 --corrections 标签文件` 重新训练：按工单号覆盖原标签，"
+           "原训练表中没有的工单追加为新样本。")
 save_note = st.text_input("版本说明", key="save_note")
 if st.button("保存为新模型版本", key="save_version", type="primary"):
     try:
         new_dir, manifest = editing.save_model_version(store, version, note=save_note)
     except editing.NothingToSave:
-        st.warning("没有需要保存的修改。")
+        st.warning("上次保存以来没有新的主题修改或类别更正，未创建新版本。")
     except ModelStoreError as error:
         st.error(f"无法复制该模型版本：{error}")
     else:
         labels_file = manifest["edits"]["labels_file"]
-        st.success(f"已保存新版本 {new_dir}" + (f"；训练标签：{labels_file}" if labels_file else ""))
+        st.success(f"已保存新版本 {new_dir}（{manifest['metrics'].get('note', '')}）"
+                   + (f"；训练标签：{labels_file}" if labels_file else ""))
+        if labels_file:
+            st.code(editing.retrain_command(manifest, labels_file), language="bash")

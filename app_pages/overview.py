@@ -11,7 +11,8 @@ if total == 0:
     st.info("当前筛选下没有工单。放宽筛选条件，或在「上传分类」页导入数据。")
     st.stop()
 
-tiles = views.overview_tiles(total, resources.query("joined_scores", active), resources.view("kpi_table", active))
+kpis = resources.view("kpi_table", active)
+tiles = views.overview_tiles(total, resources.query("score_summary", active), kpis)
 for column, (label, value) in zip(st.columns(len(tiles)), tiles):
     column.metric(label, value)
 
@@ -33,7 +34,7 @@ if alerts.empty:
     st.success("近 4 个周期没有快速上升的类别或主题。")
 else:
     st.warning(f"{len(alerts)} 个类别或主题近 4 个周期比之前 4 个周期增长超过 50%。")
-    st.dataframe(views.labelled(alerts.drop(columns="alert")), hide_index=True)
+    st.dataframe(views.labelled(views.alerts_table(alerts)), hide_index=True)
 
 with st.expander("处理时效 KPI（按类别）"):
-    st.dataframe(views.labelled(resources.view("kpi_table", active)), hide_index=True)
+    st.dataframe(views.labelled(kpis), hide_index=True)

@@ -3,14 +3,18 @@
 The model page records edits in the results store as they are made: topic renames and
 merges (``topic_edits``, pending until saved) and category corrections (applied to the
 complaint at once, logged in ``category_corrections``). :func:`save_model_version` turns
-them into a model directory that ``ComplaintModel.load`` accepts like any other:
+the edits made since the last saved version into a model directory that
+``ComplaintModel.load`` accepts like any other:
 
 * the model's files are copied to the next version directory (``…/v2`` beside ``…/v1``);
 * topic renames and merges are written into ``topics/topic_info.json`` — a merged topic
   keeps its embedding but answers as the topic it joined (``merged_into``);
-* a fresh manifest records the parent version and the edits, with new checksums;
-* the corrections are written beside it as ``v2.labels.csv`` (``id``, ``text``, ``label``),
-  which ``tousu train v2.labels.csv --label-col label`` reads;
+* a fresh manifest records the parent version and the edits, with new checksums; its
+  holdout metrics are the parent's, marked as inherited (``metrics.note``): nothing was
+  evaluated again, and the classifier itself is unchanged;
+* every category correction so far is written beside it as ``v2.labels.csv`` (``id``,
+  ``text``, ``label``), for ``tousu train TRAINING_TABLE --label-col L --corrections
+  v2.labels.csv``, which retrains with the corrected labels;
 * the store records the new version and moves the complaints classified by the old one
   to it (their topics relabelled), so the explorer shows the edited topics at once.
 """
@@ -87,18 +91,38 @@ def _edited_topic_info(payload: dict, targets: dict[int, int], labels: dict[int,
     return payload | {"topics": records}
 
 
+def inherited_metrics(parent_manifest: dict, parent: Path) -> dict:
+    """The parent's metrics, marked as taken over without evaluating again (the note names the
+    version that was evaluated)."""
+    metrics = dict(parent_manifest.get("metrics", {}))
+    if "inherited_from" not in metrics:
+        metrics["inherited_from"] = str(parent)
+        metrics["note"] = f"继承自 {parent_manifest.get('version') or parent.name}，未重新评估"
+    return metrics
+
+
+def retrain_command(manifest: dict, labels_file: str | Path) -> str:
+    """The ``tousu train`` command that retrains the model's training table with the corrections."""
+    data = manifest.get("data", {})
+    training = data.get("input") or "训练表"
+    label = data.get("label_column") or "标签列"
+    return f"tousu train {training} --label-col {label} --corrections {labels_file}"
+
+
 def save_model_version(store: ResultsStore, model_version: str, note: str = "") -> tuple[Path, dict]:
-    """Write the edits made on ``model_version`` (a model directory) as a new model version.
+    """Write the edits made on ``model_version`` (a model directory) since the last saved
+    version as a new model version.
 
     Returns the new directory and its manifest. Raises :class:`NothingToSave` when there is
-    neither a pending topic edit nor a category correction.
+    neither a pending topic edit nor a category correction made since the last save.
     """
     source = Path(model_version)
     parent_manifest = read_manifest(source)
     edits = store.topic_edits(model_version)
+    new_corrections = store.corrections(pending=True)
+    if edits.empty and new_corrections.empty:
+        raise NothingToSave("no topic edits or category corrections since the last saved version")
     corrections = store.corrections()
-    if edits.empty and corrections.empty:
-        raise NothingToSave("no topic edits or category corrections to save")
     target = next_model_dir(source)
     topic_file = Path("topics") / TOPIC_INFO_FILE
     targets, labels = {}, {}
@@ -113,9 +137,11 @@ def save_model_version(store: ResultsStore, model_version: str, note: str = "") 
         manifest = {key: value for key, value in parent_manifest.items() if key not in _GENERATED_MANIFEST_KEYS}
         manifest |= {
             "name": target.parent.name, "version": target.name, "parent": str(source),
+            "metrics": inherited_metrics(parent_manifest, source),
             "edits": {"note": note, "topics_renamed": int(edits["new_label"].notna().sum()),
                       "topics_merged": int(edits["merged_into"].notna().sum()),
-                      "category_corrections": len(corrections),
+                      "category_corrections": len(new_corrections),
+                      "category_corrections_total": len(corrections),
                       "labels_file": str(labels_file) if len(corrections) else None},
         }
         if manifest.get("topics") and labels:

@@ -29,7 +29,8 @@ def run_explorer(store: str | Path | None = None, port: int = DEFAULT_PORT, open
         raise FileNotFoundError(
             f"{store}: no results store here; `tousu demo` builds the demo's, and "
             f"`tousu classify MODEL_DIR INPUT -o OUTPUT --store {store}` builds one from your data")
-    ResultsStore(store, read_only=True).close()  # a file that is not a store fails here, with its name
+    # A file that is not a store fails here, with its name; an older store is upgraded.
+    ResultsStore(store, hold=False)
     # No file watcher: this serves analysts, not app development, and watching a checkout
     # with its virtual environment exhausts inotify.
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),

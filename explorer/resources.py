@@ -1,13 +1,14 @@
 """Streamlit plumbing shared by the pages: the store, loaded models and cached results.
 
-The store connection and models are ``st.cache_resource`` (one per process, shared by
-sessions); query and statistics results are ``st.cache_data`` keyed by the store's
-revision, so any write (an upload, an edit, a ``tousu classify --store`` run) makes the
-next page run query afresh.
+The store object and models are ``st.cache_resource`` (one per process, shared by
+sessions). The store keeps no connection open between queries, so ``tousu classify --store``
+and ``tousu link --store`` can write while the explorer runs. Query and statistics results
+are ``st.cache_data`` keyed by the store's change token (the file's size and modification
+time), so any write — an upload, an edit, a job in another process — makes the next page run
+query afresh; their number and age are bounded, as results of old data are never asked for
+again.
 """
 from __future__ import annotations
-
-import atexit
 
 import streamlit as st
 
@@ -15,15 +16,19 @@ from explorer import views
 from explorer.launch import store_path
 from explorer.store import Filters, ResultsStore, StoreError
 
-SIMILAR_CANDIDATES = 3000
-_CANDIDATE_COLUMNS = ("id", "created_at", "category_name", "topic_label", "province", "text")
+# A page waits this long for a job that holds the store (a classify chunk takes a second or two).
+STORE_WAIT_S = 30.0
+CACHE_TTL_S = 3600
 
 
 @st.cache_resource(show_spinner=False)
 def open_store(path: str) -> ResultsStore:
-    results = ResultsStore(path)
-    atexit.register(results.close)  # so DuckDB checkpoints its write-ahead log on shutdown
-    return results
+    return ResultsStore(path, hold=False, wait_s=STORE_WAIT_S)
+
+
+def _stopped(error: StoreError):
+    st.error(f"无法读取结果库：{error}")
+    st.stop()
 
 
 def store() -> ResultsStore:
@@ -35,30 +40,53 @@ def store() -> ResultsStore:
     try:
         return open_store(str(path.resolve()))
     except StoreError as error:
-        st.error(f"无法打开结果库：{error}")
-        st.stop()
+        _stopped(error)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _query(path: str, revision: int, method: str, args: tuple):
+@st.cache_data(max_entries=64, ttl=CACHE_TTL_S, show_spinner=False)
+def _query(path: str, token: tuple, method: str, args: tuple):
     return getattr(open_store(path), method)(*args)
 
 
 def query(method: str, *args):
     """``ResultsStore.<method>(*args)``, cached until the store changes."""
     results = store()
-    return _query(str(results.path), results.revision(), method, args)
+    try:
+        return _query(str(results.path), results.change_token(), method, args)
+    except StoreError as error:
+        _stopped(error)
 
 
-@st.cache_data(max_entries=64, show_spinner="计算中…")
-def _view(path: str, revision: int, name: str, args: tuple):
-    return getattr(views, name)(open_store(path), *args)
+@st.cache_data(max_entries=32, ttl=CACHE_TTL_S, show_spinner="计算中…")
+def _view(path: str, token: tuple, name: str, args: tuple):
+    results = open_store(path)
+    with results.reading():
+        return getattr(views, name)(results, *args)
 
 
 def view(name: str, *args):
     """``explorer.views.<name>(store, *args)``, cached until the store changes."""
     results = store()
-    return _view(str(results.path), results.revision(), name, args)
+    try:
+        return _view(str(results.path), results.change_token(), name, args)
+    except StoreError as error:
+        _stopped(error)
+
+
+@st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner="计算中…")
+def _scores_view(path: str, token: tuple, name: str, filters: Filters, args: tuple):
+    joined = _query(path, token, "joined_scores", (filters, views.SCORE_COLUMNS))
+    return getattr(views, name)(joined, *args)
+
+
+def scores_view(name: str, filters: Filters, *args):
+    """``explorer.views.<name>(responses, *args)`` on the survey responses of the filtered
+    complaints, which are queried once for every such view (CSAT, NPS, scores per category)."""
+    results = store()
+    try:
+        return _scores_view(str(results.path), results.change_token(), name, filters, args)
+    except StoreError as error:
+        _stopped(error)
 
 
 @st.cache_resource(max_entries=2, show_spinner="加载模型…")
@@ -68,16 +96,24 @@ def load_model(model_dir: str):
     return ComplaintModel.load(model_dir)
 
 
-@st.cache_data(max_entries=4, show_spinner="计算工单向量…")
-def _candidate_vectors(path: str, revision: int, model_dir: str, filters: Filters):
-    rows = open_store(path).complaints(filters, limit=SIMILAR_CANDIDATES, columns=_CANDIDATE_COLUMNS)
-    return rows, load_model(model_dir).embed(rows["text"].fillna("").tolist())
+@st.cache_data(max_entries=2, ttl=CACHE_TTL_S, show_spinner="读取工单向量…")
+def _vectors(path: str, token: tuple, space: str, filters: Filters):
+    return open_store(path).vectors(space, filters)
 
 
-def candidate_vectors(model_dir: str, filters: Filters):
-    """(the newest filtered complaints, at most :data:`SIMILAR_CANDIDATES`, and their embeddings)."""
+def vectors(space: str, filters: Filters):
+    """(ids, int8 vectors) of the filtered complaints that have a vector in ``space``."""
     results = store()
-    return _candidate_vectors(str(results.path), results.revision(), model_dir, filters)
+    try:
+        return _vectors(str(results.path), results.change_token(), space, filters)
+    except StoreError as error:
+        _stopped(error)
+
+
+@st.cache_data(max_entries=4, ttl=CACHE_TTL_S, show_spinner=False)
+def category_keywords(model_dir: str) -> dict[str, tuple[str, ...]]:
+    """{category code: taxonomy keywords} of a model (see :func:`explorer.views.category_keywords`)."""
+    return views.category_keywords(model_dir)
 
 
 def current_model_version() -> str | None:

@@ -3,7 +3,9 @@
 Functions that take a :class:`~explorer.store.ResultsStore` first are the pages' data:
 they query aggregates or narrow columns from the store and compute the statistics with
 :mod:`models.satisfaction`, the same functions ``tousu link`` reports with. The pages call
-them through :func:`explorer.resources.view`, which caches their results.
+them through :func:`explorer.resources.view`, which caches their results. Functions that
+take the survey responses (``ResultsStore.joined_scores`` with :data:`SCORE_COLUMNS`) first
+are called through :func:`explorer.resources.scores_view`, which queries those once.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import io
 import json
 import re
 from datetime import date
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -19,15 +22,19 @@ import pandas as pd
 
 from explorer.store import Filters, ResultsStore
 from models import satisfaction as sat
-from nlp.clean import mask_pii
 from tousu import charts
 from tousu.report import HEADERS
 
 FREQUENCIES = {"日": "D", "周": "W", "月": "M"}
 MODES = {"supervised": "有监督", "zero-shot": "零样本"}
 EXPORT_LIMIT = 200_000
-DRIVER_BOOTSTRAP = 100
+# Writing an Excel file costs ~4 s per 10,000 rows; past this many an analyst is pointed to the CSV.
+XLSX_LIMIT = 20_000
+# Few resamples keep a filter change under 2 s on 100,000 responses; the intervals are rougher
+# than the report's (tousu link: 200), and the page says so.
+DRIVER_BOOTSTRAP = 30
 SCORE_BOOTSTRAP = 500
+SCORE_COLUMNS = ("category", "category_name")
 COLUMN_LABELS = {
     "id": "工单号", "customer_id": "客户号", "text": "内容", "created_at": "受理时间", "responded_at": "首次响应时间",
     "resolved_at": "办结时间", "province": "省份", "channel": "渠道", "segment": "客户类型", "repeat": "重复投诉",
@@ -39,6 +46,7 @@ COLUMN_LABELS = {
     "corrected_at": "更正时间", "name": "名称", "version": "版本", "created": "创建时间", "mode": "模式",
     "taxonomy": "分类体系", "embedder": "向量模型", "parent": "来源版本", "recorded_at": "登记时间",
     "complaints": "工单数", "accuracy": "留出准确率", "macro_f1": "留出宏F1", "topic_count": "主题数",
+    "metrics_note": "指标说明", "growth_pct": "增长",
 }
 LABELS = HEADERS | COLUMN_LABELS
 LIST_COLUMNS = ("id", "created_at", "category_name", "topic_label", "province", "channel", "segment",
@@ -124,65 +132,81 @@ def top_groups(trend: pd.DataFrame, n: int = 8, also=()) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- satisfaction and KPIs
 def kpi_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
     """Handling KPIs per category and overall (last row), as :func:`models.satisfaction.kpis`."""
-    frame = store.kpi_frame(filters)
-    table = sat.kpis(frame, created="created_at", responded="responded_at", resolved="resolved_at",
-                     repeat="repeat", channel=None, text=None, by="category")
+    table = store.kpis(filters)
     names = store.category_names()
     table.insert(1, "group_name", table["group"].map(lambda group: names.get(group, group)))
     return table
 
 
-def overview_tiles(total: int, joined: pd.DataFrame, kpis: pd.DataFrame) -> list[tuple[str, str]]:
-    """(label, value) of the overview's KPI tiles."""
-    complainants = joined[joined["has_complaint"]] if len(joined) else joined
+def overview_tiles(total: int, scores: dict, kpis: pd.DataFrame) -> list[tuple[str, str]]:
+    """(label, value) of the overview's KPI tiles; ``scores`` from ``ResultsStore.score_summary``."""
     overall = kpis.iloc[-1] if len(kpis) else pd.Series(dtype=float)
 
     def share(column):
         value = overall.get(column, np.nan)
         return "—" if pd.isna(value) else f"{value:.1%}"
 
-    csat = complainants["CSAT"].mean() if len(complainants) else np.nan
-    nps = sat.nps(complainants["NPS"].dropna()) if len(complainants) and complainants["NPS"].notna().any() else np.nan
+    def number(value, digits):
+        return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
     return [
         ("投诉量", f"{total:,}"),
-        ("投诉客户平均CSAT", "—" if pd.isna(csat) else f"{csat:.2f}"),
-        ("投诉客户NPS", "—" if pd.isna(nps) else f"{nps:.0f}"),
+        ("投诉客户平均CSAT", number(scores["csat"], 2)),
+        ("投诉客户NPS", number(scores["nps"], 0)),
         ("24小时响应率", share("responded_24h_share")),
         ("48小时办结率", share("resolved_48h_share")),
         ("重复投诉率", share("repeat_rate")),
     ]
 
 
-def category_scores(store: ResultsStore, filters: Filters) -> pd.DataFrame:
+def category_scores(joined: pd.DataFrame) -> pd.DataFrame:
     """CSAT/NPS per category and for the baseline, with bootstrap intervals."""
-    joined = store.joined_scores(filters)
     if joined.empty:
         return pd.DataFrame(columns=sat.GROUP_SCORE_COLUMNS)
     return sat.group_scores(joined, by="category", n_boot=SCORE_BOOTSTRAP, seed=0)
 
 
-def driver_tables(store: ResultsStore, score: str, filters: Filters):
-    """(drivers table with names, importance × satisfaction quadrant or None, R²), or None
-    when there are too few responses with a complaint."""
-    joined = store.joined_scores(filters)
+def driver_tables(joined: pd.DataFrame, score: str):
+    """(drivers table with names, importance × satisfaction quadrant, R²), or None when there
+    are too few responses with a complaint. The quadrant's satisfaction is the category's
+    mean CSAT, or its NPS (points) for ``score="NPS"``."""
     if joined.empty or joined[score].notna().sum() < 3 or not joined["has_complaint"].any():
         return None
     indicators = sat.indicator_matrix(joined, column="category")
     model = sat.DriverModel(n_boot=DRIVER_BOOTSTRAP, seed=0).fit(indicators, joined[score])
     drivers = model.drivers_table()
-    names = store.category_names()
-    drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))
-    quadrant = sat.quadrant(drivers) if score == "CSAT" else None
-    return drivers, quadrant, float(model.r2_)
+    complainants = joined[joined["has_complaint"]]
+    names = complainants.groupby(complainants["category"].fillna(sat.MISSING_GROUP))["category_name"].first()
+    drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code) or code))
+    performance = None
+    if score == "NPS":
+        rated = complainants.dropna(subset=["NPS"])
+        performance = rated.groupby(rated["category"].fillna(sat.MISSING_GROUP))["NPS"].agg(sat.nps)
+    return drivers, sat.quadrant(drivers, performance=performance), float(model.r2_)
 
 
-def quadrant_chart(quadrant: pd.DataFrame) -> alt.Chart:
+def quadrant_chart(quadrant: pd.DataFrame, score: str = "CSAT") -> alt.Chart:
     """The quadrant with its split lines on the chart's axes (importance as a share)."""
     placed = quadrant.dropna(subset=["quadrant"])
     total = quadrant["importance"].sum()
-    return charts.quadrant_chart(
+    chart = charts.quadrant_chart(
         placed, x_split=float(placed["importance_split"].iloc[0] / total) if total else None,
         y_split=float(placed["performance_split"].iloc[0]))
+    if score == "NPS":  # the shared chart names its y axis for CSAT
+        points = chart.layer[0]
+        points.encoding.y.title = "满意度（NPS，分）"
+        points.encoding.tooltip[-1].title = "NPS"
+        points.encoding.tooltip[-1].format = ".0f"
+    return chart
+
+
+def alerts_table(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Growth alerts for display: growth as a percentage (``新出现`` when there were none before)."""
+    table = alerts.drop(columns="alert")
+    growth = table.pop("growth")
+    table.insert(list(table.columns).index("recent") + 1, "growth_pct",
+                 growth.map(lambda g: "新出现" if np.isinf(g) else f"{g:+.0%}"))
+    return table
 
 
 # ----------------------------------------------------------------------------- topics
@@ -210,30 +234,51 @@ def topic_category_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- verbatims
 def complaint_table(rows: pd.DataFrame, columns=LIST_COLUMNS) -> pd.DataFrame:
-    """Complaint rows for display or export: chosen columns, customer ids masked, Chinese headers."""
-    table = rows[[c for c in columns if c in rows.columns]].copy()
-    if "customer_id" in table:  # a customer id is often the phone number itself
-        table["customer_id"] = table["customer_id"].map(lambda v: mask_pii(v) if isinstance(v, str) else v)
-    return labelled(table)
+    """Complaint rows for display or export: chosen columns, Chinese headers. The store holds
+    masked texts and hashed customer ids only."""
+    return labelled(rows[[c for c in columns if c in rows.columns]])
+
+
+def category_keywords(model_dir: str | Path) -> dict[str, tuple[str, ...]]:
+    """{category code: its taxonomy keywords and its subcategories'} from the model's
+    taxonomy; empty when the model directory is gone."""
+    from models.taxonomy import TaxonomyError, load_taxonomy
+
+    path = Path(model_dir) / "taxonomy.yaml"
+    try:
+        taxonomy = load_taxonomy(path) if path.is_file() else None
+    except TaxonomyError:
+        taxonomy = None
+    if taxonomy is None:
+        return {}
+    return {category.code: tuple(dict.fromkeys([*category.keywords,
+                                                *(k for child in category.children for k in child.keywords)]))
+            for category in taxonomy.all_categories}
 
 
 def _markdown_escaped(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text))
 
 
-def highlight(text: str, keyword: str = "") -> str:
-    """``text`` safe for ``st.markdown(..., unsafe_allow_html=True)``, ``keyword`` in ``<mark>``."""
+def highlight(text: str, keywords=()) -> str:
+    """``text`` safe for ``st.markdown(..., unsafe_allow_html=True)``, each of ``keywords`` (a
+    word or several) in ``<mark>``; where two overlap, the longer wins."""
     text = text or ""
-    if not keyword:
+    words = [keywords] if isinstance(keywords, str) else list(keywords)
+    words = sorted({word for word in words if word}, key=len, reverse=True)
+    if not words:
         return _markdown_escaped(text)
-    marked = f"<mark>{_markdown_escaped(keyword)}</mark>"
-    return marked.join(_markdown_escaped(part) for part in text.split(keyword))
+    pattern = re.compile("|".join(map(re.escape, words)))
+    parts, end = [], 0
+    for match in pattern.finditer(text):
+        parts += [_markdown_escaped(text[end:match.start()]), f"<mark>{_markdown_escaped(match.group())}</mark>"]
+        end = match.end()
+    return "".join(parts) + _markdown_escaped(text[end:])
 
 
-def export_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
-    """The current selection as exported (at most :data:`EXPORT_LIMIT` rows, newest first)."""
-    return complaint_table(store.complaints(filters, limit=EXPORT_LIMIT, columns=EXPORT_COLUMNS),
-                           columns=EXPORT_COLUMNS)
+def export_table(store: ResultsStore, filters: Filters, limit: int = EXPORT_LIMIT) -> pd.DataFrame:
+    """The current selection as exported (at most ``limit`` rows, newest first)."""
+    return complaint_table(store.complaints(filters, limit=limit, columns=EXPORT_COLUMNS), columns=EXPORT_COLUMNS)
 
 
 def csv_bytes(table: pd.DataFrame) -> bytes:
@@ -242,33 +287,47 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
 
 
 def xlsx_bytes(table: pd.DataFrame, sheet: str = "工单") -> bytes:
+    """An Excel workbook of ``table``, written row by row in xlsxwriter's constant-memory mode
+    (pandas' writer goes column by column, which that mode cannot take, and is 4× slower)."""
+    import xlsxwriter
+
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as excel:
-        table.to_excel(excel, sheet_name=sheet, index=False)
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "remove_timezone": True,
+                                            "default_date_format": "yyyy-mm-dd hh:mm:ss"})
+    worksheet = workbook.add_worksheet(sheet)
+    worksheet.write_row(0, 0, [str(column) for column in table.columns], workbook.add_format({"bold": True}))
+    values = table.astype(object).where(table.notna(), None)
+    for row, record in enumerate(values.itertuples(index=False, name=None), start=1):
+        worksheet.write_row(row, 0, record)
+    workbook.close()
     return buffer.getvalue()
 
 
-def most_similar(query: np.ndarray, rows: pd.DataFrame, vectors: np.ndarray, top: int = 10) -> pd.DataFrame:
-    """The ``top`` rows whose vectors are closest to ``query`` (cosine), with ``similarity``."""
-    if len(rows) == 0:
-        return rows.assign(similarity=pd.Series(dtype=float))
-    unit = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-    similarity = unit @ (query / max(float(np.linalg.norm(query)), 1e-12))
+def most_similar(query: np.ndarray, ids: np.ndarray, vectors: np.ndarray, top: int = 10) -> pd.DataFrame:
+    """``id`` and ``similarity`` (cosine) of the ``top`` vectors closest to ``query``, closest first."""
+    if len(ids) == 0:
+        return pd.DataFrame({"id": pd.Series(dtype=object), "similarity": pd.Series(dtype=float)})
+    unit = vectors.astype(np.float32)
+    unit /= np.clip(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12, None)
+    similarity = unit @ (query / max(float(np.linalg.norm(query)), 1e-12)).astype(np.float32)
     best = np.argsort(-similarity, kind="stable")[:top]
-    return rows.iloc[best].assign(similarity=np.round(similarity[best], 3)).reset_index(drop=True)
+    return pd.DataFrame({"id": ids[best], "similarity": np.round(similarity[best].astype(float), 3)})
 
 
 # ----------------------------------------------------------------------------- models
 def version_table(versions: pd.DataFrame) -> pd.DataFrame:
-    """Model versions with their headline metrics pulled out of the metrics JSON."""
+    """Model versions with their headline metrics pulled out of the metrics JSON, and where the
+    metrics come from (an edited version inherits its parent's, not evaluated again)."""
     table = versions.copy()
     metrics = table["metrics"].map(lambda text: json.loads(text) if isinstance(text, str) else {})
     holdout = metrics.map(lambda m: m.get("holdout", {}))
     table["accuracy"] = holdout.map(lambda h: h.get("accuracy"))
     table["macro_f1"] = holdout.map(lambda h: h.get("macro_f1"))
+    table["metrics_note"] = [m.get("note") or ("留出集评估" if h.get("accuracy") is not None else "")
+                             for m, h in zip(metrics, holdout)]
     table["mode"] = table["mode"].map(lambda mode: MODES.get(mode, mode))
-    columns = ["name", "version", "mode", "accuracy", "macro_f1", "complaints", "taxonomy", "embedder",
-               "parent", "created", "model_version"]
+    columns = ["name", "version", "mode", "accuracy", "macro_f1", "metrics_note", "complaints", "taxonomy",
+               "embedder", "parent", "created", "model_version"]
     return table[columns]
 
 

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from models.store import next_version_dir, read_manifest
 from models.taxonomy import load_taxonomy
-from nlp.clean import CleanOptions
+from nlp.clean import CleanOptions, clean_text
 from nlp.jobs import JobSummary, QuarantineWriter, clean_chunks, read_cleaned, write_quarantine
 from nlp.tables import InputError, TableReader, TableWriter
 
@@ -52,17 +52,28 @@ def train_job(
     overwrite: bool = False,
     cache: bool = True,
     options: CleanOptions = CleanOptions(),
+    corrections: str | Path | None = None,
     **reader_options,
 ) -> tuple[Path, dict]:
     """Train and save a model; returns its directory and manifest.
 
     With labels, a stratified ``holdout`` share is scored first (reported in the
     manifest), then the model is refitted on every row.
+    corrections: a table of corrected labels (``id``, ``text``, ``label``: the explorer's
+        ``vN.labels.csv``) that overrides ``label_col`` by id; corrected complaints that the
+        input lacks are added to it. Needs ``label_col``.
     """
+    if corrections is not None and label_col is None:
+        raise ValueError("--corrections overrides the labels of --label-col; name the label column")
     taxonomy = load_taxonomy(taxonomy_path)
     reader = TableReader(input_path, label_col=label_col, **reader_options)
     summary = JobSummary(str(input_path), "")
     table, quarantined = read_cleaned(reader, options, summary)
+    applied = None
+    if corrections is not None:
+        table, applied = with_corrections(table, reader.id_col, reader.text_col, label_col,
+                                          read_corrections(corrections), options)
+        applied = {"file": str(corrections), **applied}
     texts = table[reader.text_col].tolist()
     labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
     model_dir = Path(output) if output else next_version_dir(DEFAULT_MODEL_ROOT, name or taxonomy.name)
@@ -77,10 +88,48 @@ def train_job(
     extra = {"input": str(input_path), "text_column": reader.text_col, "label_column": label_col,
              "rows_read": summary.rows_read, "rows_kept": summary.rows_kept,
              "rows_quarantined": summary.rows_quarantined}
+    if applied is not None:
+        extra["corrections"] = applied
     manifest = model.save(model_dir, metrics=metrics, extra=extra, overwrite=overwrite)
     write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
     manifest["quarantine_file"] = summary.quarantine_file
     return model_dir, manifest
+
+
+CORRECTION_COLUMNS = ("id", "text", "label")
+
+
+def read_corrections(path: str | Path) -> pd.DataFrame:
+    """A corrected-labels table (``id``, ``text``, ``label``; other columns ignored), one row
+    per id (the last one read wins), rows without id or label left out."""
+    table = TableReader(path).rows()
+    missing = [column for column in CORRECTION_COLUMNS if column not in table.columns]
+    if missing:
+        raise InputError(path, f"a corrections file needs the columns {', '.join(CORRECTION_COLUMNS)} (as the "
+                               f"explorer writes vN.labels.csv); missing: {', '.join(missing)}")
+    table = table[list(CORRECTION_COLUMNS)].apply(lambda column: column.astype("string").str.strip())
+    table = table[table["id"].fillna("").ne("") & table["label"].fillna("").ne("")]
+    return table.drop_duplicates("id", keep="last").reset_index(drop=True)
+
+
+def with_corrections(table: pd.DataFrame, id_col: str, text_col: str, label_col: str, corrections: pd.DataFrame,
+                     options: CleanOptions = CleanOptions()) -> tuple[pd.DataFrame, dict]:
+    """(the training table with corrected labels, counts ``relabelled`` and ``appended``).
+
+    A row whose id is corrected takes the corrected label; a corrected id the table lacks is
+    appended with its text, cleaned as the table's texts are."""
+    label_of = dict(zip(corrections["id"], corrections["label"]))
+    ids = table[id_col].astype(str).str.strip()
+    found = ids.isin(label_of.keys())
+    table = table.copy()
+    table.loc[found.to_numpy(), label_col] = ids[found].map(label_of).to_numpy()
+    extra = corrections[~corrections["id"].isin(set(ids))]
+    extra = extra[extra["text"].fillna("").ne("")]
+    appended = pd.DataFrame({id_col: extra["id"].astype(str),
+                             text_col: [clean_text(text, options) for text in extra["text"]],
+                             label_col: extra["label"].astype(str)})
+    combined = pd.concat([table, appended], ignore_index=True) if len(appended) else table
+    return combined, {"relabelled": int(found.sum()), "appended": len(appended)}
 
 
 def _holdout_metrics(model: ComplaintModel, texts: list[str], labels: list[str], share: float) -> dict:
@@ -110,7 +159,9 @@ def classify_job(
 
     store: a results store (a DuckDB path, or an open :class:`explorer.store.ResultsStore`)
         that also receives the model version with its topics, and every classified chunk,
-        upserted by id (so re-running the job duplicates nothing).
+        upserted by id (so re-running the job duplicates nothing), with the texts' sentence
+        vectors for the explorer's similar-complaint search. A path is opened for each chunk
+        only, so an explorer on the same store keeps working during the job.
     source_name: how the store names the input (default: ``input_path``).
     on_chunk: called with the running summary after each chunk, e.g. to move a progress bar.
     """
@@ -120,18 +171,27 @@ def classify_job(
     with _results_store(store) as results, TableWriter(output_path) as writer, \
             QuarantineWriter(output_path, summary) as quarantine, \
             tqdm(desc="classify", unit="rows", disable=not progress) as bar:
-        version = None if results is None else results.record_model(model_dir, model.manifest_, model.topic_model_)
+        version = space = None
+        if results is not None:
+            from explorer.store import vector_space
+
+            version = results.record_model(model_dir, model.manifest_, model.topic_model_)
+            space = vector_space(model.manifest_)
         for chunk in clean_chunks(reader, options, progress=False):
             summary.add(chunk)
             quarantine.write(chunk.quarantine)
             if len(chunk.kept):
-                predicted = model.predict(chunk.kept[reader.text_col].tolist())
+                texts = chunk.kept[reader.text_col].tolist()
+                # Embedded before predict, which then finds the vectors in the embedding cache.
+                vectors = None if results is None else model.embed(texts)
+                predicted = model.predict(texts)
                 kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
                 classified = pd.concat([kept, predicted], axis=1)
                 writer.write(classified)
                 if results is not None:
                     results.upsert_complaints(classified, reader.text_col, reader.id_col, model_version=version,
-                                              source_file=source_name or str(input_path))
+                                              source_file=source_name or str(input_path), vectors=vectors,
+                                              embedder=space)
             bar.update(chunk.rows_read)
             if on_chunk is not None:
                 on_chunk(summary)
@@ -143,17 +203,14 @@ def classify_job(
 
 @contextmanager
 def _results_store(store):
-    """The results store to write to: none, one opened (and closed) here, or the caller's."""
+    """The results store to write to: none, the caller's, or one that opens the file for each
+    write only."""
     if store is None:
         yield None
         return
     from explorer.store import ResultsStore
 
-    if isinstance(store, ResultsStore):
-        yield store
-        return
-    with ResultsStore(store) as results:
-        yield results
+    yield store if isinstance(store, ResultsStore) else ResultsStore(store, hold=False)
 
 
 def evaluate_job(

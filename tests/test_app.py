@@ -8,6 +8,8 @@ times, provinces and channels, and a survey table); the tests that write to it c
 """
 import codecs
 import io
+import json
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +21,9 @@ from streamlit.testing.v1 import AppTest
 
 from complaint_fixtures import labelled_complaints
 from explorer import views
+from explorer.editing import NothingToSave, save_model_version
 from explorer.store import Filters, ResultsStore
+from models import satisfaction as sat
 from models.jobs import classify_job, train_job
 from models.pipeline import ComplaintModel
 
@@ -27,6 +31,12 @@ APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGES = {"overview": "总览", "drivers": "满意度驱动", "topics": "主题", "verbatims": "工单", "model": "模型",
          "upload": "上传分类"}
 PHONE = "13812345678"
+WIDE_PHONE = "１３８１２３４５６７８"  # full-width digits, as some forms save them
+
+
+def shows_phone(text: str) -> bool:
+    """Whether the planted number shows, in half- or full-width digits."""
+    return PHONE in unicodedata.normalize("NFKC", text)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +165,46 @@ def test_verbatims_highlight_the_keyword_and_find_similar_complaints(app):
     assert [button.label for button in app.get("download_button")] == ["导出 CSV", "导出 Excel"]
 
 
+def test_the_overview_tiles_are_the_scores_of_the_filtered_complainants(app, store_path):
+    with ResultsStore(store_path) as store:
+        joined = store.joined_scores()
+    complainants = joined[joined["has_complaint"]]
+    shown = metrics(app)
+    assert shown["投诉客户平均CSAT"] == f"{complainants['CSAT'].mean():.2f}"
+    assert shown["投诉客户NPS"] == f"{sat.nps(complainants['NPS']):.0f}"
+
+
+def test_an_nps_range_narrows_the_numbers_and_the_drivers_switch_to_nps(app):
+    app.slider(key="filter_nps").set_value((0.0, 6.0)).run()
+    assert_clean(app)
+    assert 0 < int(metrics(app)["投诉量"]) < 120 and metrics(app)["投诉客户NPS"] == "-100"  # detractors only
+    app.slider(key="filter_nps").set_value((0.0, 10.0)).run()
+    assert metrics(app)["投诉量"] == "120"
+    open_page(app, "drivers")
+    app.radio(key="drivers_score").set_value("NPS").run()
+    assert_clean(app)
+    specs = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in app.get("vega_lite_chart")]
+    assert any("满意度（NPS，分）" in spec for spec in specs)  # the quadrant
+    assert any(block.value.startswith("**重点改进区：**") for block in app.markdown)
+
+
+def test_verbatims_mark_the_taxonomy_keywords_of_each_complaints_category(app):
+    app.multiselect(key="filter_categories").set_value(["NET"]).run()
+    open_page(app, "verbatims")
+    assert_clean(app)
+    cards = [block.value for block in app.markdown if "<br>" in block.value]
+    assert len(cards) == 20  # no keyword in the sidebar: the marks are the network category's words
+    assert sum("<mark>" in card for card in cards) >= 16
+
+
+def test_growth_alerts_show_growth_as_a_percentage():
+    alerts = pd.DataFrame({"dimension": ["类别", "主题"], "group": ["SEC", "7"], "group_name": ["隐私骚扰与诈骗", "诈骗"],
+                           "previous": [10, 0], "recent": [25, 12], "growth": [1.5, np.inf], "alert": [True, True],
+                           "recent_start": pd.Timestamp("2026-03-02"), "previous_start": pd.Timestamp("2026-02-02")})
+    table = views.labelled(views.alerts_table(alerts))
+    assert list(table["增长"]) == ["+150%", "新出现"] and "alert" not in table
+
+
 def test_the_export_holds_the_current_selection(store_path):
     with ResultsStore(store_path) as store:
         table = views.export_table(store, Filters(provinces=("广东",)))
@@ -198,29 +248,72 @@ def test_model_edits_are_saved_as_a_new_version_that_loads(app, store_path):
     model = ComplaintModel.load(new_version)
     assert model.manifest_["parent"] == versions["model_version"].iloc[1]
     assert set(model.predict(["营业厅排队等候了很久", "打10086人工一直占线"])["topic_label"]) <= set(live["topic_label"])
-    labels = pd.read_csv(Path(new_version).with_name(f"{Path(new_version).name}.labels.csv"))
+    labels_file = Path(new_version).with_name(f"{Path(new_version).name}.labels.csv")
+    labels = pd.read_csv(labels_file)
     assert list(labels.columns) == ["id", "text", "label"] and labels.iloc[0]["label"] == "SEC"
+    # The classifier is the parent's: so are its metrics, said to be inherited, not evaluated.
+    assert model.manifest_["metrics"]["note"] == "继承自 v1，未重新评估"
+    assert model.manifest_["metrics"]["holdout"] == ComplaintModel.load(versions["model_version"].iloc[1]).manifest_[
+        "metrics"]["holdout"]
+    shown = views.version_table(versions)
+    assert list(shown["metrics_note"]) == ["继承自 v1，未重新评估", "留出集评估"]
+    assert any("--corrections" in block.value for block in app.code)
+
+    # The labels file retrains the model's own training table, the correction applied.
+    training = Path(model.manifest_["data"]["input"])
+    _, retrained = train_job(training, store_path.parent / "model" / "retrained", label_col="类别", topics=False,
+                             corrections=labels_file)
+    assert retrained["data"]["corrections"]["relabelled"] == 1
+    assert retrained["data"]["label_counts"]["SEC"] == 21 and retrained["data"]["label_counts"]["BIL"] == 19
+
+
+def test_saving_again_without_new_edits_makes_no_version(app, store_path):
+    open_page(app, "model")
+    app.button(key="save_version").click().run()
+    assert_clean(app)
+    assert any("没有新的" in message.value for message in app.warning)
+    with ResultsStore(store_path) as store:
+        assert len(store.model_versions()) == 2
+        current = store.current_model_version()
+        with pytest.raises(NothingToSave):
+            save_model_version(store, current)
+        store.correct_category("NET-001", "BIL", "资费计费争议")  # one new correction: saving is allowed again
+        new_dir, manifest = save_model_version(store, current)
+        assert manifest["edits"]["category_corrections"] == 1 and manifest["edits"]["category_corrections_total"] == 2
+        assert manifest["metrics"]["note"] == "继承自 v1，未重新评估"  # still the version that was evaluated
+        assert len(pd.read_csv(manifest["edits"]["labels_file"])) == 2
 
 
 def test_an_uploaded_phone_number_shows_masked_everywhere(app, store_path):
-    upload = pd.DataFrame({"工单号": ["UP-1", "UP-2"], "省份": ["浙江", "浙江"], "联系电话": [PHONE, ""],
-                           "内容": [f"客户来电{PHONE}反映本月话费被多扣了20元", "家里宽带每天晚上断网"]})
+    # Planted in the text, a contact column, the customer-number column and a role column,
+    # in half- and full-width digits.
+    upload = pd.DataFrame({"工单号": ["UP-1", "UP-2"], "省份": ["浙江", "浙江"], "联系电话": [PHONE, WIDE_PHONE],
+                           "用户号码": [WIDE_PHONE, PHONE], "渠道": [f"回拨{WIDE_PHONE}", f"热线{PHONE}"],
+                           "内容": [f"客户来电{PHONE}反映本月话费被多扣了20元", f"家里宽带每天晚上断网，回电{WIDE_PHONE}"]})
     open_page(app, "upload")
     app.file_uploader(key="upload_file").set_value(("新工单.csv", upload.to_csv(index=False).encode("utf-8"),
                                                     "text/csv")).run()
     app.button(key="upload_start").click().run()
     assert_clean(app)
     assert metrics(app)["已分类入库"] == "2"
-    assert PHONE not in shown_text(app) and "<PHONE>" in shown_text(app)
+    assert not shows_phone(shown_text(app)) and "<PHONE>" in shown_text(app)
 
     app.multiselect(key="filter_provinces").set_value(["浙江"]).run()
     for page in PAGES:
         open_page(app, page)
         assert_clean(app)
-        assert PHONE not in shown_text(app), page
+        assert not shows_phone(shown_text(app)), page
     open_page(app, "model")
     app.text_input(key="correct_id").set_value("UP-1").run()
-    assert "&lt;PHONE&gt;" in shown_text(app) and PHONE not in shown_text(app)
+    assert "&lt;PHONE&gt;" in shown_text(app) and not shows_phone(shown_text(app))
     with ResultsStore(store_path) as store:
-        stored = store.query("SELECT * FROM complaints WHERE id LIKE 'UP-%'").astype(str)
-    assert len(stored) == 2 and not stored.apply(lambda column: column.str.contains(PHONE)).any().any()
+        stored = {table: store.query(f"SELECT * FROM {table}").astype(str)
+                  for table in ("complaints", "surveys", "category_corrections", "topics", "model_versions")}
+        export = views.export_table(store, Filters(provinces=("浙江",)))
+    assert len(stored["complaints"].query("id.str.startswith('UP-')")) == 2
+    for table, rows in stored.items():
+        assert not shows_phone(rows.to_csv()), table
+    assert len(export) == 2 and not shows_phone(views.csv_bytes(export).decode("utf-8-sig"))
+    workbook = pd.read_excel(io.BytesIO(views.xlsx_bytes(export)), dtype=str)
+    assert len(workbook) == 2 and not shows_phone(workbook.to_csv())
+    assert export["客户号"].str.fullmatch(r"c_[a-z2-7]{16}").all()

@@ -1,5 +1,11 @@
-"""The results store: idempotent upserts, SQL filters with bound parameters, foreign files refused."""
+"""The results store: idempotent upserts, SQL filters with bound parameters, foreign files refused,
+PII hashed or masked, jobs writing while an explorer has it open; retraining with corrections."""
 import json
+import re
+import subprocess
+import sys
+import time
+import unicodedata
 from datetime import date
 
 import duckdb
@@ -9,6 +15,7 @@ import pytest
 
 from complaint_fixtures import labelled_complaints
 from explorer.store import Filters, ResultsStore, StoreError, pca_2d
+from models import satisfaction as sat
 from models.jobs import classify_job, train_job
 from tousu.cli import main
 
@@ -73,15 +80,19 @@ def test_chunked_upserts_give_the_same_table_as_one(classified, store, tmp_path)
         for start in range(0, len(classified), 7):
             chunked.upsert_complaints(classified.iloc[start:start + 7], text_column="内容", id_column="工单号")
         chunked.upsert_complaints(classified.iloc[:20], text_column="内容", id_column="工单号")  # a re-run
-        ordered = "SELECT * EXCLUDE (loaded_at) FROM complaints ORDER BY id"
+        # Customer ids are hashed with a key of each store's own: compare which rows share one.
+        ordered = "SELECT * EXCLUDE (loaded_at, customer_id) FROM complaints ORDER BY id"
         pd.testing.assert_frame_equal(chunked.query(ordered), store.query(ordered))
+        customers = "SELECT id, min(id) OVER (PARTITION BY customer_id) AS customers_first FROM complaints ORDER BY id"
+        pd.testing.assert_frame_equal(chunked.query(customers), store.query(customers))
 
 
 def test_columns_get_their_roles_and_nothing_is_lost(store):
     dated = store.query("SELECT min(id) AS id FROM complaints WHERE created_at IS NOT NULL")["id"][0]
     row = store.complaint(dated)
     assert row["created_at"].hour == 9 and row["responded_at"].hour == 21
-    assert row["channel"] == "10086热线" and row["customer_id"].startswith("C") and row["province"] in ("广东", "江苏")
+    assert row["channel"] == "10086热线" and row["province"] in ("广东", "江苏")
+    assert re.fullmatch(r"c_[a-z2-7]{16}", row["customer_id"])  # the customer number, hashed
     assert row["category"] and row["confidence"] > 0 and row["topic_id"] == -1  # a model without topics
     assert set(store.query('SELECT DISTINCT "repeat" FROM complaints')["repeat"]) == {True, False}
     unparsed = store.query("SELECT category, extra FROM complaints WHERE created_at IS NULL")
@@ -134,9 +145,10 @@ def test_surveys_upsert_by_id_and_join_to_complaints(store):
     assert list(store.joined_scores(Filters(provinces=(province,)))["survey_id"]) == [*in_province, "S3"]
 
 
-def test_surveys_linked_by_customer_rate_the_customers_first_complaint(store):
+def test_surveys_linked_by_customer_rate_the_customers_first_complaint(store, classified):
     first = store.query("SELECT id, customer_id FROM complaints WHERE created_at IS NOT NULL ORDER BY id LIMIT 1")
-    surveys = pd.DataFrame({"问卷号": ["K1"], "客户号": [first["customer_id"][0]], "CSAT": ["1"]})
+    customer = classified.set_index("工单号").loc[first["id"][0], "客户号"]
+    surveys = pd.DataFrame({"问卷号": ["K1"], "客户号": [customer], "CSAT": ["1"]})
     store.upsert_surveys(surveys, key_column="客户号")
     assert store.query("SELECT complaint_id FROM survey_links WHERE survey_id = 'K1'")["complaint_id"][0] == first["id"][0]
 
@@ -192,3 +204,101 @@ def test_the_topic_map_keeps_the_distances_of_a_plane():
     np.testing.assert_allclose(distances(coordinates), distances(vectors), atol=1e-9)
     np.testing.assert_array_equal(pca_2d(vectors), coordinates)
     assert pca_2d(vectors[:1]).tolist() == [[0.0, 0.0]]
+
+
+def test_kpis_computed_in_sql_match_the_satisfaction_module(store):
+    columns = ("category", "created_at", "responded_at", "resolved_at", "repeat")
+    for filters in (Filters(), Filters(provinces=("广东",)), Filters(keyword="话费")):
+        expected = sat.kpis(store.complaints(filters, limit=None, columns=columns), created="created_at",
+                            responded="responded_at", resolved="resolved_at", repeat="repeat", channel=None,
+                            text=None, by="category")
+        pd.testing.assert_frame_equal(store.kpis(filters), expected, check_dtype=False)
+
+
+def test_score_filters_and_the_score_summary(store):
+    surveys = pd.DataFrame({"问卷号": ["S1", "S2", "S3", "S4"], "工单号": ["BIL-000", "NET-001", "BIL-001", ""],
+                            "CSAT": ["2", "5", "4", "5"], "NPS": ["3", "10", "9", "10"]})
+    store.upsert_surveys(surveys, key_column="工单号")
+    assert store.count(Filters(nps=(0, 6))) == 1  # S1
+    assert store.count(Filters(csat=(4, 5), nps=(9, 9))) == 1  # S3: both scores from one survey
+    assert store.count(Filters(csat=(1, 2), nps=(9, 10))) == 0
+    summary = store.score_summary()
+    assert summary == {"responses": 3, "csat": pytest.approx(11 / 3), "nps": pytest.approx(100 * (2 - 1) / 3)}
+    assert store.score_summary(Filters(nps=(9, 10)))["responses"] == 2
+    assert list(store.joined_scores(Filters(nps=(9, 10)), columns=("category",)).columns) == [
+        "CSAT", "NPS", "has_complaint", "category"]
+
+
+def test_customer_ids_role_columns_and_extras_are_stored_masked(tmp_path):
+    phone, wide = "13812345678", "１３８１２３４５６７８"
+    table = pd.DataFrame({"工单号": ["A1", "A2"], "内容": [f"来电{phone}反映话费", "宽带断网"],
+                          "用户号码": [phone, wide], "渠道": [f"回拨{wide}", "热线"], "联系电话": [wide, phone]})
+    with ResultsStore(tmp_path / "results.duckdb") as results:
+        results.upsert_complaints(table, text_column="内容", id_column="工单号")
+        results.upsert_surveys(pd.DataFrame({"问卷号": ["K1"], "用户号码": [wide], "CSAT": ["2"], "触点": [phone]}),
+                               key_column="用户号码")
+        stored = results.query("SELECT * FROM complaints ORDER BY id")
+        everything = pd.concat([stored, results.query("SELECT * FROM surveys")]).astype(str).to_csv()
+        linked = results.query("SELECT complaint_id FROM survey_links")["complaint_id"][0]
+    assert phone not in unicodedata.normalize("NFKC", everything)
+    # Full- and half-width numbers of one customer hash alike, so the survey still finds A1.
+    assert stored["customer_id"].nunique() == 1 and linked == "A1"
+    assert stored["channel"][0] == "回拨<PHONE>" and json.loads(stored["extra"][0]) == {"联系电话": "<PHONE>"}
+
+
+def test_a_job_writes_while_the_explorer_has_the_store_open(model_dir, complaint_file, tmp_path):
+    path = tmp_path / "results.duckdb"
+    explorer = ResultsStore(path, hold=False)
+    before = explorer.change_token()
+    with explorer.reading():  # a page is querying as the job starts: the job waits for it
+        job = subprocess.Popen([sys.executable, "-m", "tousu.cli", "classify", str(model_dir), str(complaint_file),
+                                "-o", str(tmp_path / "out.csv"), "--store", str(path), "--chunk-rows", "10"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1)
+    counts = []
+    while job.poll() is None:  # and pages go on querying while it writes chunk by chunk
+        counts.append(explorer.count())
+        time.sleep(0.1)
+    assert job.returncode == 0, job.stderr.read()
+    assert counts == sorted(counts) and explorer.count() == N_COMPLAINTS
+    assert explorer.change_token() != before
+    ids, vectors = explorer.vectors(explorer.query("SELECT DISTINCT embedder FROM embeddings")["embedder"][0])
+    assert len(ids) == N_COMPLAINTS and vectors.dtype == np.int8
+
+
+def test_a_schema_1_store_is_upgraded_in_place(tmp_path, classified):
+    path = tmp_path / "old.duckdb"
+    with ResultsStore(path) as results:
+        results.upsert_complaints(classified, text_column="内容", id_column="工单号")
+        results.correct_category("BIL-000", "NET")
+    with duckdb.connect(str(path)) as connection:  # back to what schema 1 stored
+        connection.execute("DROP TABLE embeddings")
+        connection.execute("ALTER TABLE category_corrections DROP COLUMN saved_in")
+        connection.execute("DELETE FROM meta WHERE key = 'customer_key'")
+        connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        connection.execute("UPDATE complaints SET customer_id = '13812345678', channel = '回拨13812345678'")
+    with pytest.raises(StoreError, match="schema 1 predates"):
+        ResultsStore(path, read_only=True)
+    with ResultsStore(path) as results:
+        row = results.complaint("BIL-000")
+        assert row["customer_id"].startswith("c_") and row["channel"] == "回拨<PHONE>"
+        assert results.corrections(pending=True)["id"].tolist() == ["BIL-000"] and results.count() == N_COMPLAINTS
+    ResultsStore(path, read_only=True).close()
+
+
+def test_train_with_corrections_overrides_labels_by_id_and_adds_new_complaints(complaint_file, tmp_path, capsys):
+    corrections = tmp_path / "v2.labels.csv"
+    pd.DataFrame({"id": ["BIL-000", "BIL-001", "NEW-1"],
+                  "text": ["话费被多扣", "话费被多扣", "接到诈骗电话，对方知道我的姓名"],
+                  "label": ["NET", "NET", "SEC"]}).to_csv(corrections, index=False, encoding="utf-8-sig")
+    assert main(["train", str(complaint_file), "--label-col", "类别", "--corrections", str(corrections),
+                 "-o", str(tmp_path / "m" / "v3"), "--no-topics"]) == 0
+    assert "corrections: 2 relabelled, 1 added" in capsys.readouterr().out
+    data = json.loads((tmp_path / "m" / "v3" / "manifest.json").read_text(encoding="utf-8"))["data"]
+    per_label = N_COMPLAINTS // 6
+    assert data["label_counts"]["BIL"] == per_label - 2 and data["label_counts"]["NET"] == per_label + 2
+    assert data["label_counts"]["SEC"] == per_label + 1 and data["rows"] == N_COMPLAINTS + 1
+    assert data["corrections"] == {"file": str(corrections), "relabelled": 2, "appended": 1}
+    # Corrections change labels: without a label column there are none to change.
+    assert main(["train", str(complaint_file), "--corrections", str(corrections), "-o", str(tmp_path / "x")]) == 2
+    assert "name the label column" in capsys.readouterr().err

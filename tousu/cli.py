@@ -65,7 +65,8 @@ def _cmd_train(args) -> None:
         args.input, output=args.output, label_col=args.label_col, taxonomy_path=args.taxonomy,
         embedder=args.embedder, name=args.name, topics=not args.no_topics,
         guide_topics="none" if args.unguided_topics else args.topic_guidance,
-        overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), **_reader_options(args),
+        overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), corrections=args.corrections,
+        **_reader_options(args),
     )
     data = manifest["data"]
     print(f"model: {model_dir}  ({manifest['mode']}, taxonomy {manifest['taxonomy']['name']} "
@@ -73,6 +74,9 @@ def _cmd_train(args) -> None:
     print(f"rows read: {data['rows_read']:,}  kept: {data['rows_kept']:,}  quarantined: {data['rows_quarantined']:,}")
     if manifest.get("quarantine_file"):
         print(f"quarantine: {manifest['quarantine_file']}")
+    if data.get("corrections"):
+        applied = data["corrections"]
+        print(f"corrections: {applied['relabelled']:,} relabelled, {applied['appended']:,} added from {applied['file']}")
     holdout = manifest["metrics"].get("holdout", {})
     if "accuracy" in holdout:
         print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
@@ -140,13 +144,17 @@ def _cmd_demo(args) -> None:
     from explorer.launch import DEFAULT_PORT, run_explorer
 
     print()
-    run_explorer(written["store"], port=args.port or DEFAULT_PORT, open_browser=not args.no_browser)
+    _stop_with_explorer_code(run_explorer(written["store"], port=args.port or DEFAULT_PORT,
+                                          open_browser=not args.no_browser))
 
 
 def _cmd_explore(args) -> None:
     from explorer.launch import DEFAULT_PORT, run_explorer
 
-    code = run_explorer(args.store, port=args.port or DEFAULT_PORT, open_browser=not args.no_browser)
+    _stop_with_explorer_code(run_explorer(args.store, port=args.port or DEFAULT_PORT, open_browser=not args.no_browser))
+
+
+def _stop_with_explorer_code(code: int) -> None:
     if code not in (0, -2, 130):  # Ctrl-C is how an analyst stops it
         raise SystemExit(code)
 
@@ -187,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--unguided-topics", action="store_true", help="the same as --topic-guidance none")
     train.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
     train.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    train.add_argument("--corrections", metavar="FILE",
+                       help="corrected labels (id, text, label: the explorer's vN.labels.csv) that override "
+                            "--label-col by id; corrected complaints missing from INPUT are added")
     _add_reader_options(train)
     _add_clean_options(train)
     train.set_defaults(run=_cmd_train)
