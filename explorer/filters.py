@@ -28,6 +28,11 @@ def _reset() -> None:
 
 def sidebar() -> Filters:
     """Draw the filters in the sidebar; returns them and keeps them for :func:`current`."""
+    with resources.reading():  # one connection for its eight queries when the cache is cold
+        return _sidebar()
+
+
+def _sidebar() -> Filters:
     low, high = resources.query("date_bounds")
     names = resources.query("category_names")
     with st.sidebar:

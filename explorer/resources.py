@@ -10,6 +10,8 @@ again.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import streamlit as st
 
 from explorer import views
@@ -39,6 +41,16 @@ def store() -> ResultsStore:
         st.stop()
     try:
         return open_store(str(path.resolve()))
+    except StoreError as error:
+        _stopped(error)
+
+
+@contextmanager
+def reading():
+    """A block whose store queries share one read-only connection (no writes inside it)."""
+    try:
+        with store().reading():
+            yield
     except StoreError as error:
         _stopped(error)
 
@@ -76,12 +88,12 @@ def view(name: str, *args):
 @st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner="计算中…")
 def _scores_view(path: str, token: tuple, name: str, filters: Filters, args: tuple):
     joined = _query(path, token, "joined_scores", (filters, views.SCORE_COLUMNS))
-    return getattr(views, name)(joined, *args)
+    return getattr(views, name)(joined, _query(path, token, "category_names", ()), *args)
 
 
 def scores_view(name: str, filters: Filters, *args):
-    """``explorer.views.<name>(responses, *args)`` on the survey responses of the filtered
-    complaints, which are queried once for every such view (CSAT, NPS, scores per category)."""
+    """``explorer.views.<name>(responses, category names, *args)`` on the survey responses of the
+    filtered complaints, which are queried once for every such view (CSAT, NPS, scores per category)."""
     results = store()
     try:
         return _scores_view(str(results.path), results.change_token(), name, filters, args)

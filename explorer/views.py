@@ -4,8 +4,9 @@ Functions that take a :class:`~explorer.store.ResultsStore` first are the pages'
 they query aggregates or narrow columns from the store and compute the statistics with
 :mod:`models.satisfaction`, the same functions ``tousu link`` reports with. The pages call
 them through :func:`explorer.resources.view`, which caches their results. Functions that
-take the survey responses (``ResultsStore.joined_scores`` with :data:`SCORE_COLUMNS`) first
-are called through :func:`explorer.resources.scores_view`, which queries those once.
+take the survey responses (``ResultsStore.joined_scores`` with :data:`SCORE_COLUMNS`) and the
+category names first are called through :func:`explorer.resources.scores_view`, which queries
+those once for all of them.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ XLSX_LIMIT = 20_000
 # than the report's (tousu link: 200), and the page says so.
 DRIVER_BOOTSTRAP = 30
 SCORE_BOOTSTRAP = 500
-SCORE_COLUMNS = ("category", "category_name")
+SCORE_COLUMNS = ("category",)
 COLUMN_LABELS = {
     "id": "工单号", "customer_id": "客户号", "text": "内容", "created_at": "受理时间", "responded_at": "首次响应时间",
     "resolved_at": "办结时间", "province": "省份", "channel": "渠道", "segment": "客户类型", "repeat": "重复投诉",
@@ -159,14 +160,17 @@ def overview_tiles(total: int, scores: dict, kpis: pd.DataFrame) -> list[tuple[s
     ]
 
 
-def category_scores(joined: pd.DataFrame) -> pd.DataFrame:
-    """CSAT/NPS per category and for the baseline, with bootstrap intervals."""
+def category_scores(joined: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """CSAT/NPS per category (named from ``names``) and for the baseline, with bootstrap intervals."""
     if joined.empty:
         return pd.DataFrame(columns=sat.GROUP_SCORE_COLUMNS)
-    return sat.group_scores(joined, by="category", n_boot=SCORE_BOOTSTRAP, seed=0)
+    table = sat.group_scores(joined, by="category", n_boot=SCORE_BOOTSTRAP, seed=0)
+    named = table["group"].map(names)
+    table["group_name"] = table["group_name"].where(table["is_baseline"] | named.isna(), named)
+    return table
 
 
-def driver_tables(joined: pd.DataFrame, score: str):
+def driver_tables(joined: pd.DataFrame, names: dict[str, str], score: str):
     """(drivers table with names, importance × satisfaction quadrant, R²), or None when there
     are too few responses with a complaint. The quadrant's satisfaction is the category's
     mean CSAT, or its NPS (points) for ``score="NPS"``."""
@@ -175,12 +179,10 @@ def driver_tables(joined: pd.DataFrame, score: str):
     indicators = sat.indicator_matrix(joined, column="category")
     model = sat.DriverModel(n_boot=DRIVER_BOOTSTRAP, seed=0).fit(indicators, joined[score])
     drivers = model.drivers_table()
-    complainants = joined[joined["has_complaint"]]
-    names = complainants.groupby(complainants["category"].fillna(sat.MISSING_GROUP))["category_name"].first()
-    drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code) or code))
+    drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))
     performance = None
     if score == "NPS":
-        rated = complainants.dropna(subset=["NPS"])
+        rated = joined[joined["has_complaint"] & joined["NPS"].notna()]
         performance = rated.groupby(rated["category"].fillna(sat.MISSING_GROUP))["NPS"].agg(sat.nps)
     return drivers, sat.quadrant(drivers, performance=performance), float(model.r2_)
 

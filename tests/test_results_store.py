@@ -302,3 +302,19 @@ def test_train_with_corrections_overrides_labels_by_id_and_adds_new_complaints(c
     # Corrections change labels: without a label column there are none to change.
     assert main(["train", str(complaint_file), "--corrections", str(corrections), "-o", str(tmp_path / "x")]) == 2
     assert "name the label column" in capsys.readouterr().err
+
+
+def test_demo_and_explore_exit_with_the_explorers_code(monkeypatch, tmp_path):
+    import explorer.launch
+    import tousu.demo
+
+    monkeypatch.setattr(tousu.demo, "run_demo", lambda *args, **kwargs: {"store": tmp_path / "tousu.duckdb"})
+    for code, expected in ((3, 3), (130, None)):  # 130: stopped with Ctrl-C, which is no failure
+        monkeypatch.setattr(explorer.launch, "run_explorer", lambda *args, code=code, **kwargs: code)
+        for command in (["demo", "--no-browser"], ["explore", "--no-browser"]):
+            if expected is None:
+                assert main(command) == 0
+            else:
+                with pytest.raises(SystemExit) as stopped:
+                    main(command)
+                assert stopped.value.code == expected
