@@ -36,6 +36,7 @@ VIEWPORT = {"width": 1400, "height": 1000}
 # Chromium cannot capture much taller than this in one piece.
 MAX_HEIGHT = 16000
 MAIN = '[data-testid="stMain"]'  # the page's content, without the sidebar
+SIDEBAR = '[data-testid="stSidebarContent"]'
 
 
 def _free_port() -> int:
@@ -101,18 +102,24 @@ def wait_rendered(page, timeout_s: float = 60) -> None:
 
 
 def main_height(page) -> int:
-    """The height of the page's content: Streamlit scrolls inside its main area, so the
+    """The height of the page's own content: Streamlit scrolls inside its main area, so the
     document itself is never taller than the window and a "full page" shot would cut it."""
     return int(page.evaluate(f"() => document.querySelector('{MAIN}').scrollHeight"))
 
 
+def content_height(page) -> int:
+    """The taller of the main area's content and the sidebar's, which scrolls on its own."""
+    sidebar = page.evaluate(f"() => document.querySelector('{SIDEBAR}')?.scrollHeight ?? 0")
+    return max(main_height(page), int(sidebar))
+
+
 def fit_viewport_to_content(page, timeout_s: float = 20) -> None:
-    """Make the window as tall as the main area's content, until that height stops changing
-    (charts and tables lay out again for the new window)."""
+    """Make the window as tall as the content of the main area and the sidebar, until that
+    height stops changing (charts and tables lay out again for the new window)."""
     deadline = time.monotonic() + timeout_s
     height = VIEWPORT["height"]
     while time.monotonic() < deadline:
-        wanted = min(max(main_height(page), VIEWPORT["height"]), MAX_HEIGHT)
+        wanted = min(max(content_height(page), VIEWPORT["height"]), MAX_HEIGHT)
         if wanted == height:
             return
         height = wanted
@@ -126,7 +133,7 @@ class PageShot:
     png: Path
     text: str  # everything visible, sidebar included
     main_text: str  # the page's own content
-    content_height: int  # of the page's own content, in pixels
+    content_height: int  # of the main area or the sidebar, the taller, in pixels
     exceptions: int
     errors: list[str]  # st.error messages
 
@@ -142,7 +149,7 @@ def screenshot_page(browser, url: str, path: str, out_dir: Path) -> PageShot:
         fit_viewport_to_content(page)
         png = out_dir / f"{PAGES.get(path, path)}.png"
         page.screenshot(path=str(png), full_page=True)
-        return PageShot(path, png, page.inner_text("body"), page.inner_text(MAIN), main_height(page),
+        return PageShot(path, png, page.inner_text("body"), page.inner_text(MAIN), content_height(page),
                         page.locator('[data-testid="stException"]').count(),
                         page.locator('[data-testid="stAlertContentError"]').all_inner_texts())
     finally:
