@@ -182,7 +182,8 @@ def classify_job(
             quarantine.write(chunk.quarantine)
             if len(chunk.kept):
                 texts = chunk.kept[reader.text_col].tolist()
-                # Embedded before predict, which then finds the vectors in the embedding cache.
+                # Embedded before predict, which then finds the vectors in the embedding cache
+                # (with cache=False, `--no-cache`, it embeds them a second time).
                 vectors = None if results is None else model.embed(texts)
                 predicted = model.predict(texts)
                 kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
