@@ -53,6 +53,8 @@ def train_job(
     cache: bool = True,
     options: CleanOptions = CleanOptions(),
     corrections: str | Path | None = None,
+    min_confidence: float | None = None,
+    threshold: float | None = None,
     **reader_options,
 ) -> tuple[Path, dict]:
     """Train and save a model; returns its directory and manifest.
@@ -62,6 +64,8 @@ def train_job(
     corrections: a table of corrected labels (``id``, ``text``, ``label``: the explorer's
         ``vN.labels.csv``) that overrides ``label_col`` by id; corrected complaints that the
         input lacks are added to it. Needs ``label_col``.
+    min_confidence, threshold: the classifier's (see :class:`models.classifier.CategoryClassifier`);
+        ``None`` keeps its defaults.
     """
     if corrections is not None and label_col is None:
         raise ValueError("--corrections overrides the labels of --label-col; name the label column")
@@ -78,8 +82,10 @@ def train_job(
     labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
     model_dir = Path(output) if output else next_version_dir(DEFAULT_MODEL_ROOT, name or taxonomy.name)
     metrics = {}
+    classifier_params = {name: value for name, value in (("min_confidence", min_confidence),
+                                                         ("threshold", threshold)) if value is not None}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
-                           cache=cache)
+                           classifier_params=classifier_params or None, cache=cache)
     if labels is not None:
         metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout)
     model.fit(texts, labels)
@@ -153,6 +159,8 @@ def classify_job(
     store=None,
     source_name: str | None = None,
     on_chunk: Callable[[JobSummary], None] | None = None,
+    min_confidence: float | None = None,
+    threshold: float | None = None,
     **reader_options,
 ) -> JobSummary:
     """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS`.
@@ -164,8 +172,12 @@ def classify_job(
         only, so an explorer on the same store keeps working during the job.
     source_name: how the store names the input (default: ``input_path``).
     on_chunk: called with the running summary after each chunk, e.g. to move a progress bar.
+    min_confidence, threshold: override the model's (see :class:`models.classifier.CategoryClassifier`).
     """
     model = ComplaintModel.load(model_dir, cache=cache)
+    overrides = {name: value for name, value in (("min_confidence", min_confidence), ("threshold", threshold))
+                 if value is not None}
+    model.classifier_.set_params(**overrides)
     reader = TableReader(input_path, chunk_rows=chunk_rows, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
     with _results_store(store) as results, TableWriter(output_path) as writer, \
@@ -182,10 +194,8 @@ def classify_job(
             quarantine.write(chunk.quarantine)
             if len(chunk.kept):
                 texts = chunk.kept[reader.text_col].tolist()
-                # Embedded before predict, which then finds the vectors in the embedding cache
-                # (with cache=False, `--no-cache`, it embeds them a second time).
-                vectors = None if results is None else model.embed(texts)
-                predicted = model.predict(texts)
+                vectors = model.embed(texts)
+                predicted = model.predict(texts, embeddings=vectors)
                 kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
                 classified = pd.concat([kept, predicted], axis=1)
                 writer.write(classified)

@@ -138,10 +138,12 @@ class ComplaintModel(BaseEstimator):
         """The taxonomy's name for a code; a supervised label that is not a code is its own name."""
         return self.taxonomy_.name_of(code)
 
-    def predict(self, texts, show_progress: bool = False) -> pd.DataFrame:
+    def predict(self, texts, show_progress: bool = False, embeddings: np.ndarray | None = None) -> pd.DataFrame:
+        """The :data:`OUTPUT_COLUMNS` for each text; ``embeddings`` (from :meth:`embed`) saves
+        embedding the texts again when the caller already has them."""
         check_is_fitted(self, "classifier_")
         texts = [str(t) for t in texts]
-        vectors = self.embed(texts, show_progress=show_progress)
+        vectors = self.embed(texts, show_progress=show_progress) if embeddings is None else embeddings
         assigned = self.classifier_.assign(texts, embeddings=vectors)
         result = pd.DataFrame({
             "category": assigned["category"],

@@ -211,3 +211,20 @@ def test_keyword_guided_topics_are_seeded_with_the_taxonomy_keywords(keyword_gui
     config = json.loads((keyword_guided_model / "topics" / "config.json").read_text(encoding="utf-8"))
     assert ["扣费", "乱扣费"] == config["seed_topic_list"][0][:2]
     assert len(topics_table(keyword_guided_model)) > 1
+
+
+def test_confidence_floor_and_threshold_can_be_set_when_training_and_classifying(supervised_model, complaints,
+                                                                                   tmp_path):
+    strict = tmp_path / "strict.csv"
+    assert main(["classify", str(supervised_model), str(complaints), "-o", str(strict), "--min-confidence", "1",
+                 "--threshold", "0"]) == 0
+    result = pd.read_csv(strict)
+    assert set(result["category"]) == {"未分类"}  # the labels have no catch-all code of their own
+    assert result["categories"].str.count(r"\|").eq(5).all()  # all six labels pass a zero threshold
+    model_dir = tmp_path / "floored"
+    assert main(["train", str(complaints), "--label-col", "类别", "-o", str(model_dir), "--no-topics",
+                 "--min-confidence", "0.5"]) == 0
+    manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["params"]["classifier_params"] == {"min_confidence": 0.5}
+    with pytest.raises(SystemExit, match="2"):
+        main(["classify", str(model_dir), str(complaints), "-o", str(tmp_path / "x.csv"), "--min-confidence", "1.5"])

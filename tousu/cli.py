@@ -25,6 +25,21 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-traditional", action="store_true", help="do not convert 繁体 to 简体")
 
 
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def _add_confidence_options(parser: argparse.ArgumentParser, floor_default: str, threshold_default: str) -> None:
+    parser.add_argument("--min-confidence", type=_probability, metavar="P",
+                        help="below this confidence the category is the catch-all (OTH, or 未分类 when the "
+                             f"taxonomy has none) rather than a doubtful guess {floor_default}")
+    parser.add_argument("--threshold", type=_probability, metavar="P",
+                        help=f"list every category at least this probable in 'categories' {threshold_default}")
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -65,6 +80,7 @@ def _cmd_train(args) -> None:
         args.input, output=args.output, label_col=args.label_col, taxonomy_path=args.taxonomy,
         embedder=args.embedder, name=args.name, topics=not args.no_topics,
         guide_topics="none" if args.unguided_topics else args.topic_guidance,
+        min_confidence=args.min_confidence, threshold=args.threshold,
         overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), corrections=args.corrections,
         **_reader_options(args),
     )
@@ -91,7 +107,7 @@ def _cmd_classify(args) -> None:
 
     summary = classify_job(args.model_dir, args.input, args.output, chunk_rows=args.chunk_rows,
                            cache=not args.no_cache, options=_clean_options(args), store=args.store,
-                           **_reader_options(args))
+                           min_confidence=args.min_confidence, threshold=args.threshold, **_reader_options(args))
     print("\n".join(summary.lines()))
 
 
@@ -193,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what guides topic discovery: the assigned categories (default), the taxonomy's "
                             "keywords as BERTopic seed topics, or nothing")
     train.add_argument("--unguided-topics", action="store_true", help="the same as --topic-guidance none")
+    _add_confidence_options(train, "(default 0.3 zero-shot, 0 supervised)", "(default 0.3)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
     train.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     train.add_argument("--corrections", metavar="FILE",
@@ -207,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("input", help="complaint table")
     classify.add_argument("-o", "--output", required=True, help="output table: .csv, .parquet or .xlsx")
     classify.add_argument("--chunk-rows", type=int, default=5000, help="rows per chunk (memory stays flat)")
+    _add_confidence_options(classify, "(default: the model's)", "(default: the model's)")
     classify.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     classify.add_argument("--store", help="also upsert the results into this results store (DuckDB file)")
     _add_reader_options(classify)
