@@ -50,16 +50,26 @@ COCC_TAXONOMY = Path(__file__).resolve().parent / "taxonomies" / "cocc.yaml"
 
 def supervised_scores(texts, labels, embeddings, embedder, folds):
     ours, anchor = np.empty(len(labels), dtype=object), np.empty(len(labels), dtype=object)
+    confidence = np.zeros(len(labels))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, labels):
         model = CategoryClassifier(embedder=embedder).fit(
             [texts[i] for i in train], labels[train], embeddings=embeddings[train])
-        ours[test] = model.predict([texts[i] for i in test], embeddings=embeddings[test])
+        assigned = model.assign([texts[i] for i in test], embeddings=embeddings[test])
+        ours[test], confidence[test] = assigned["category"], assigned["confidence"]
         vectorizer = TfidfVectorizer(analyzer=get_segmenter().cut).fit([texts[i] for i in train])
         svc = LinearSVC().fit(vectorizer.transform([texts[i] for i in train]), labels[train])
         anchor[test] = svc.predict(vectorizer.transform([texts[i] for i in test]))
-    return {name: {"macro_f1": round(f1_score(labels, pred, average="macro"), 4),
-                   "accuracy": round(accuracy_score(labels, pred), 4)}
-            for name, pred in (("ours", ours), ("jieba_tfidf_linearsvc", anchor))}
+    scores = {name: {"macro_f1": round(f1_score(labels, pred, average="macro"), 4),
+                     "accuracy": round(accuracy_score(labels, pred), 4)}
+              for name, pred in (("ours", ours), ("jieba_tfidf_linearsvc", anchor))}
+    # Calibration: how often a complaint is right, by the confidence it was given.
+    right = ours == labels
+    edges = (0.0, 0.3, 0.5, 0.7, 0.9, 1.01)
+    scores["ours"]["calibration"] = [
+        {"confidence": f"{low:.1f}-{min(high, 1):.1f}", "share": round(float(inside.mean()), 4),
+         "accuracy": round(float(right[inside].mean()), 4) if inside.any() else None}
+        for low, high in zip(edges, edges[1:]) for inside in [(confidence >= low) & (confidence < high)]]
+    return scores
 
 
 def learning_curve(texts, labels, embeddings, embedder, folds, shares=(0.25, 0.5, 0.75, 1.0)):
@@ -174,6 +184,9 @@ def print_table(results, folds):
           f"{anchor} (jieba TF-IDF + LinearSVC) | {sup['ours']['macro_f1'] / anchor:.3f} |")
     curve = ", ".join(f"{float(share):.0%}: {f1}" for share, f1 in results["supervised_learning_curve"].items())
     print(f"| supervised macro-F1 by share of each training fold | {curve} | – | – |")
+    calibration = ", ".join(f"{b['confidence']}: {b['accuracy']} ({b['share']:.0%})"
+                            for b in sup["ours"]["calibration"] if b["accuracy"] is not None)
+    print(f"| supervised accuracy by confidence (share of complaints) | {calibration} | – | – |")
     print(f"| zero-shot accuracy | {results['zero_shot']['accuracy']} | – | – |")
     guided = topics["ours_guided"]
     for name in ("ours_keyword_seeded", "ours_unguided", "bertopic_default", "kmeans8_tfidf"):
