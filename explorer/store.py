@@ -53,7 +53,7 @@ from nlp.clean import mask_pii, to_halfwidth
 from nlp.tables import KNOWN_ID_COLUMNS
 
 FORMAT = "tousu-results"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # How long opening waits for another process (a job, another explorer) to let go of the file.
 LOCK_WAIT_S = 60.0
 REPEAT_NO = {"否", "n", "no", "0", "0.0", "false", "f", "不重复"}
@@ -92,21 +92,29 @@ JOINED_COLUMNS = ("survey_id", "touchpoint", "category", "category_name", "topic
                   "segment")
 FREQ_UNITS = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
 
-# Each survey response resolved to the complaint it rates: by ticket, or by customer (then the
-# customer's earliest complaint, as tousu link keeps the first). An empty key is the baseline.
+# Each survey response resolved to the complaint it rates, by the rule of `tousu link`. By ticket:
+# an empty key is the baseline, and a ticket that matches no complaint is an export gap, left
+# out. By customer: the customer's earliest complaint, as tousu link keeps the first; a customer
+# with no complaint in the store filed none, so an empty or unknown customer is the baseline; and
+# only a customer's earliest answer counts, as tousu link keeps the first answer.
 # Every score filter reads it, so the earliest complaints are found with a grouped arg_min, and
 # only for customers whom a survey names: a window over all complaints cost 70 ms a query.
 _SURVEY_LINKS = """
 WITH first_complaint AS (
     SELECT customer_id, arg_min(id, (created_at IS NULL, coalesce(created_at, TIMESTAMP '9999-12-31'), id)) AS id
     FROM complaints WHERE customer_id IN (SELECT customer_id FROM surveys WHERE linked_by = 'customer_id')
-    GROUP BY customer_id)
+    GROUP BY customer_id),
+first_answer AS (
+    SELECT arg_min(survey_id, (surveyed_at IS NULL, coalesce(surveyed_at, TIMESTAMP '9999-12-31'), survey_id))
+           AS survey_id
+    FROM surveys WHERE linked_by = 'customer_id' AND customer_id IS NOT NULL GROUP BY customer_id)
 SELECT s.*,
        CASE WHEN s.linked_by = 'customer_id' THEN f.id ELSE c.id END AS complaint_id,
-       (CASE WHEN s.linked_by = 'customer_id' THEN s.customer_id ELSE s.ticket_id END) IS NULL AS is_baseline
+       CASE WHEN s.linked_by = 'customer_id' THEN f.id IS NULL ELSE s.ticket_id IS NULL END AS is_baseline
 FROM surveys s
 LEFT JOIN first_complaint f ON s.linked_by = 'customer_id' AND f.customer_id = s.customer_id
-LEFT JOIN complaints c ON s.linked_by = 'ticket_id' AND c.id = s.ticket_id"""
+LEFT JOIN complaints c ON s.linked_by = 'ticket_id' AND c.id = s.ticket_id
+WHERE s.linked_by = 'ticket_id' OR s.customer_id IS NULL OR s.survey_id IN (SELECT survey_id FROM first_answer)"""
 _SCHEMA = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE complaints (
@@ -385,15 +393,18 @@ class ResultsStore:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: written by a newer tousu (store schema {version}; this tousu reads "
                              f"up to {SCHEMA_VERSION}); upgrade tousu")
-        if version == 1:
-            if read_only:
-                raise StoreError(f"{self.path}: store schema 1 predates this tousu's ({SCHEMA_VERSION}); "
-                                 "`tousu explore --store` or any `--store` job upgrades it")
-            with _transaction(connection) as cursor:
-                _upgrade_from_1(cursor)
-        elif version < SCHEMA_VERSION:
+        if version == SCHEMA_VERSION:
+            return
+        if version not in _UPGRADES:
             raise StoreError(f"{self.path}: store schema {version} is older than this tousu's "
                              f"({SCHEMA_VERSION}); rebuild it with `tousu classify --store`")
+        if read_only:
+            raise StoreError(f"{self.path}: store schema {version} predates this tousu's ({SCHEMA_VERSION}); "
+                             "`tousu explore --store` or any `--store` job upgrades it")
+        with _transaction(connection) as cursor:
+            for step in range(version, SCHEMA_VERSION):
+                _UPGRADES[step](cursor)
+            cursor.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
 
     # ----- plumbing -----
     @contextmanager
@@ -502,7 +513,9 @@ class ResultsStore:
 
         key_column: the column that links a response to complaints, as given to
             ``tousu link --key``: a ticket column (``工单号``) or a customer column (``客户号``).
-            An empty key marks a respondent without complaint (the baseline).
+            Respondents without complaint (the baseline) are those with an empty key and, by
+            customer, those whose customer has no complaint in the store; by customer only
+            each customer's earliest answer counts (see :data:`_SURVEY_LINKS`).
         Without a survey id column (``问卷号``), a stable id is derived from the row's content.
         Repeated survey ids keep their first row, as ``tousu link`` does.
         """
@@ -710,7 +723,8 @@ class ResultsStore:
         ``NPS``, ``has_complaint`` and ``columns`` (of :data:`JOINED_COLUMNS`: by default the
         response's ``survey_id``, ``touchpoint`` and the complaint's ``category``,
         ``category_name``, ``topic_label``, ``province``, ``channel``, ``segment``).
-        Responses whose key matches no complaint are left out, as in ``tousu link``; so are
+        Left out, as in ``tousu link``: responses whose ticket matches no complaint and a
+        customer's later answers (a customer with no complaint is in the baseline); and the
         responses outside the filters' score ranges."""
         unknown = set(columns) - set(JOINED_COLUMNS)
         if unknown:
@@ -826,10 +840,8 @@ def _upgrade_from_1(cursor) -> None:
     vectors and did not record which saved version took up a category correction."""
     key = secrets.token_hex(32)
     cursor.execute("INSERT INTO meta VALUES ('customer_key', ?)", [key])
-    cursor.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
     cursor.execute("CREATE TABLE embeddings (id VARCHAR PRIMARY KEY, embedder VARCHAR, vector BLOB)")
     cursor.execute("ALTER TABLE category_corrections ADD COLUMN saved_in VARCHAR")
-    cursor.execute(f"CREATE OR REPLACE VIEW survey_links AS {_SURVEY_LINKS}")
     # Saving a version took up every correction made before it.
     cursor.execute("""
         UPDATE category_corrections SET saved_in = (
@@ -856,6 +868,17 @@ def _upgrade_from_1(cursor) -> None:
         assignments = ", ".join(f"{column} = f.{column}" for column in fixed.columns if column != id_column)
         cursor.execute(f"UPDATE {table} SET {assignments} FROM fixed f WHERE {table}.{id_column} = f.{id_column}")
         cursor.unregister("fixed")
+
+
+def _upgrade_from_2(cursor) -> None:
+    """Schema 2 → 3. Schema 2's survey links took only an empty customer id as the baseline and
+    counted every answer of a customer, where `tousu link --key 客户号` also takes customers
+    without complaint as the baseline and keeps each customer's first answer."""
+    cursor.execute(f"CREATE OR REPLACE VIEW survey_links AS {_SURVEY_LINKS}")
+
+
+# Schema version → the step to the next one.
+_UPGRADES = {1: _upgrade_from_1, 2: _upgrade_from_2}
 
 
 # ----------------------------------------------------------------------------- input → canonical rows

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from complaint_fixtures import labelled_complaints
+from explorer import views
 from explorer.store import Filters, ResultsStore, StoreError, pca_2d
 from models import satisfaction as sat
 from models.jobs import classify_job, train_job
@@ -152,6 +153,52 @@ def test_surveys_linked_by_customer_rate_the_customers_first_complaint(store, cl
     store.upsert_surveys(surveys, key_column="客户号")
     assert store.query("SELECT complaint_id FROM survey_links WHERE survey_id = 'K1'")["complaint_id"][0] == first["id"][0]
 
+
+def test_linked_by_customer_the_explorer_shows_the_reports_baseline_and_gaps(classified, tmp_path):
+    complaints = classified.copy()
+    # The customer of row 1 complains again, later and about something else: the survey rates row 1.
+    repeat = next(row for row in range(2, 28) if complaints.at[row, "category"] != complaints.at[1, "category"])
+    complaints.loc[repeat, "客户号"] = complaints.at[1, "客户号"]
+    complainants = complaints["客户号"].iloc[1:41].drop_duplicates().tolist()
+    # One customer answers twice (the first answer counts); N1–N4 filed no complaint; one key is empty.
+    customers = [*complainants, complainants[5], "N1", "N2", "N3", "N4", ""]
+    rng = np.random.default_rng(1)
+    n = len(customers)
+    surveys = pd.DataFrame({
+        "问卷号": [f"K{i:02d}" for i in range(n)], "客户号": customers,
+        "调查时间": (pd.Timestamp("2026-04-01") + pd.to_timedelta(np.arange(n), unit="h")).strftime("%Y-%m-%d %H:%M"),
+        "CSAT": [*rng.integers(1, 6, n - 5), 5, 5, 4, 5, 4], "NPS": [*rng.integers(0, 11, n - 5), 9, 10, 8, 10, 9]})
+    complaints.to_csv(tmp_path / "classified.csv", index=False)
+    surveys.to_csv(tmp_path / "surveys.csv", index=False)
+    path, out = tmp_path / "results.duckdb", tmp_path / "report"
+    with ResultsStore(path) as results:
+        results.upsert_complaints(complaints, text_column="内容", id_column="工单号")
+    assert main(["link", str(tmp_path / "classified.csv"), str(tmp_path / "surveys.csv"), "-o", str(out),
+                 "--key", "客户号", "--store", str(path), "--no-charts"]) == 0
+    report = pd.read_csv(out / "category_scores.csv").set_index("group")
+    with ResultsStore(path, read_only=True) as results:
+        shown = views.category_scores(results.joined_scores(columns=views.SCORE_COLUMNS),
+                                      results.category_names()).set_index("group")
+    assert report.at[sat.BASELINE_CODE, "n_surveyed"] == shown.at[sat.BASELINE_CODE, "n_surveyed"] == 5
+    assert set(shown.index) == set(report.index[report["n_surveyed"] > 0])
+    columns = ["n_surveyed", "n_csat", "csat_mean", "csat_gap", "n_nps", "nps", "nps_gap"]
+    assert report.loc[shown.index, "csat_gap"].notna().sum() == len(shown) - 1  # every category has a gap
+    pd.testing.assert_frame_equal(shown[columns], report.loc[shown.index, columns], check_dtype=False)
+
+
+def test_a_schema_2_store_takes_customers_without_complaint_as_the_baseline_once_upgraded(store, tmp_path):
+    store.upsert_surveys(pd.DataFrame({"问卷号": ["K1", "K2"], "客户号": ["N1", ""], "CSAT": ["5", "4"]}),
+                         key_column="客户号")
+    store.close()
+    with duckdb.connect(str(store.path)) as connection:  # back to schema 2's links: only an empty key is the baseline
+        connection.execute("CREATE OR REPLACE VIEW survey_links AS SELECT *, NULL AS complaint_id, "
+                           "customer_id IS NULL AS is_baseline FROM surveys")
+        connection.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema 2 predates"):
+        ResultsStore(store.path, read_only=True)
+    with ResultsStore(store.path) as results:
+        assert results.joined_scores()["survey_id"].tolist() == ["K1", "K2"]
+        assert results.joined_scores()["has_complaint"].tolist() == [False, False]
 
 def test_a_correction_survives_reclassification(store, classified):
     store.correct_category("BIL-000", "NET", "网络质量", note="看错了")
