@@ -328,7 +328,10 @@ class ResultsStore:
         if read_only and not self.path.is_file():
             raise StoreError(f"{self.path}: no such results store; create one with `tousu classify --store` "
                              "or `tousu demo`")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # e.g. a file where a folder should be
+            raise StoreError(f"{self.path}: cannot make its folder ({error})") from None
         self._lock = _file_lock(self.path)
         self._local = threading.local()
         self._connection = None

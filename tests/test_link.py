@@ -1,6 +1,7 @@
 """``tousu link`` on the demo data (planted effects) and on bad input."""
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
 import yaml
@@ -192,6 +193,23 @@ def test_customer_key_join_takes_customers_without_complaint_as_the_baseline(tmp
     strict = dict(pd.read_csv(out / "summary.csv", dtype=str).values)
     assert (strict["joined_baseline"], strict["surveys_unmatched"]) == ("0", "4")
 
+
+def test_a_store_that_cannot_be_used_fails_before_the_report_is_written(tmp_path, capsys):
+    complaints, surveys = _customer_tables()
+    complaints.to_csv(tmp_path / "classified.csv", index=False)
+    surveys.to_csv(tmp_path / "surveys.csv", index=False)
+    (tmp_path / "notes.duckdb").write_text("hello", encoding="utf-8")
+    with duckdb.connect(str(tmp_path / "sales.duckdb")) as connection:
+        connection.execute("CREATE TABLE sales (id INTEGER)")
+    (tmp_path / "folder").write_text("a file, not a folder", encoding="utf-8")
+    for store, message in ((tmp_path / "notes.duckdb", "notes.duckdb: cannot open as a results store"),
+                           (tmp_path / "sales.duckdb", "sales.duckdb: a DuckDB database but not a tousu results store"),
+                           (tmp_path / "folder" / "results.duckdb", "results.duckdb: cannot make its folder")):
+        out = tmp_path / "report"
+        assert main(["link", str(tmp_path / "classified.csv"), str(tmp_path / "surveys.csv"), "-o", str(out),
+                     "--key", "客户号", "--no-charts", "--store", str(store)]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
 
 def test_without_a_baseline_the_report_says_so_and_effects_are_relative_to_the_best_category():
     complaints, surveys = _customer_tables()

@@ -382,15 +382,21 @@ def link_job(
     baseline: str = "auto",
     recent_periods: int | None = None,
 ) -> LinkReport:
-    """Read both tables, build the report, write it to ``out_dir`` (and the store, if given)."""
+    """Read both tables, build the report, write it to ``out_dir`` (and the store, if given).
+
+    The store is opened first, so that a file that is no results store, or one that stays
+    locked, fails before the report is built; it is held only for the write at the end.
+    """
+    results = None
+    if store is not None:
+        from explorer.store import ResultsStore
+
+        results = ResultsStore(store, hold=False)
     complaints, survey_table = read_side_table(classified), read_side_table(surveys)
     report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
                           growth_threshold=growth_threshold, complaint_id=complaint_id, baseline=baseline,
                           recent_periods=recent_periods)
     report.summary["files"] = [str(p) for p in write_report(report, out_dir, charts=charts)]
-    if store is not None:
-        from explorer.store import ResultsStore
-
-        with ResultsStore(store) as results:
-            results.upsert_surveys(survey_table, key_column=key, source_file=str(surveys))
+    if results is not None:
+        results.upsert_surveys(survey_table, key_column=key, source_file=str(surveys))
     return report
