@@ -625,6 +625,22 @@ def indicator_matrix(joined: pd.DataFrame, column: str = "category",
     return pd.DataFrame(matrix, index=joined.index, columns=list(names))
 
 
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a finite float matrix and how often each occurs, in the order of
+    ``np.unique(rows, axis=0, return_counts=True)`` (lexicographic), with the same values.
+
+    np.unique(axis=0) compares rows as records, field by field: 0.4–0.6 s on 100,000 rows of 12
+    indicators. Each row compared as one string of bytes takes a tenth of that. Byte order is not numeric order
+    (negative numbers), and the bootstrap's draws follow the order of the rows, so the few
+    distinct rows are sorted again."""
+    rows = np.ascontiguousarray(rows + 0.0)  # -0.0 becomes 0.0: equal numbers, equal bytes
+    values, counts = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel(),
+                               return_counts=True)
+    distinct = values.view(rows.dtype).reshape(len(values), rows.shape[1])
+    order = np.lexsort(distinct.T[::-1])
+    return distinct[order], counts[order]
+
+
 class _Subsets:
     """Every subset of p predictors, grouped by size, with the Shapley weight of each."""
 
@@ -757,7 +773,7 @@ class DriverModel(RegressorMixin, BaseEstimator):
 
         # Indicator data repeat a handful of distinct rows: fit on (distinct row, count), which
         # gives the same numbers as the full data and makes the bootstrap independent of n.
-        distinct, counts = np.unique(np.column_stack([features[keep], target[keep]]), axis=0, return_counts=True)
+        distinct, counts = _distinct_rows(np.column_stack([features[keep], target[keep]]))
         counts = counts.astype(float)
         n = counts.sum()
         self.n_ = int(n)

@@ -10,10 +10,11 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
+from models import satisfaction
 from models.satisfaction import (
     BASELINE_CODE, BASELINE_LABEL, DRIVER_COLUMNS, GROUP_SCORE_COLUMNS, MISSING_GROUP, PROBLEM_COLUMNS,
     TOTAL_LABEL, DriverModel, LinkError, bootstrap_ci, breakdown, group_scores, growth_alerts,
-    indicator_matrix, kpis, link, nps, pareto, quadrant, trends,
+    _distinct_rows, indicator_matrix, kpis, link, nps, pareto, quadrant, trends,
 )
 
 
@@ -486,6 +487,24 @@ def test_driver_model_with_a_baseline_has_no_reference_and_predicts():
     plain = DriverModel(n_boot=0).fit(X.to_numpy(), y)  # no column names: drivers are x0, x1 …
     assert not hasattr(plain, "feature_names_in_")
     assert plain.drivers_table()["driver"].tolist() == ["x0", "x1", "x2", "x3"]
+
+
+def test_distinct_rows_and_the_fit_are_those_of_np_unique(monkeypatch):
+    rng = np.random.default_rng(7)
+    indicators = rng.integers(0, 2, (5000, 6)).astype(float)  # 64 patterns, each repeated many times
+    scores = rng.integers(1, 6, 5000).astype(float)
+    signed = np.array([[-1.5, 0.0], [2.0, -0.0], [-1.5, 0.0], [0.5, -3.0], [2.0, 0.0], [-0.25, 7.0]])
+    # Byte order is not numeric order for negative numbers; -0.0 and 0.0 are one value.
+    for rows in (np.column_stack([indicators, scores]), indicators, signed, np.asfortranarray(signed)):
+        found, expected = _distinct_rows(rows), np.unique(rows, axis=0, return_counts=True)
+        for part, wanted in zip(found, expected):
+            np.testing.assert_array_equal(part, wanted)
+    fitted = DriverModel(n_boot=50, seed=3).fit(indicators, scores)
+    monkeypatch.setattr(satisfaction, "_distinct_rows", lambda rows: np.unique(rows, axis=0, return_counts=True))
+    before = DriverModel(n_boot=50, seed=3).fit(indicators, scores)
+    for attribute in ("importance_", "importance_low_", "importance_high_", "coef_", "coef_low_", "coef_high_",
+                      "p_value_", "r2_", "n_with_", "mean_with_", "mean_without_"):
+        np.testing.assert_array_equal(getattr(fitted, attribute), getattr(before, attribute), err_msg=attribute)
 
 
 def test_driver_model_rejects_unusable_input_clearly():
