@@ -191,15 +191,9 @@ def quadrant_chart(quadrant: pd.DataFrame, score: str = "CSAT") -> alt.Chart:
     """The quadrant with its split lines on the chart's axes (importance as a share)."""
     placed = quadrant.dropna(subset=["quadrant"])
     total = quadrant["importance"].sum()
-    chart = charts.quadrant_chart(
+    return charts.quadrant_chart(
         placed, x_split=float(placed["importance_split"].iloc[0] / total) if total else None,
-        y_split=float(placed["performance_split"].iloc[0]))
-    if score == "NPS":  # the shared chart names its y axis for CSAT
-        points = chart.layer[0]
-        points.encoding.y.title = "满意度（NPS，分）"
-        points.encoding.tooltip[-1].title = "NPS"
-        points.encoding.tooltip[-1].format = ".0f"
-    return chart
+        y_split=float(placed["performance_split"].iloc[0]), score=score)
 
 
 def alerts_table(alerts: pd.DataFrame) -> pd.DataFrame:

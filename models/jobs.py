@@ -82,10 +82,8 @@ def train_job(
     labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
     model_dir = Path(output) if output else next_version_dir(DEFAULT_MODEL_ROOT, name or taxonomy.name)
     metrics = {}
-    classifier_params = {name: value for name, value in (("min_confidence", min_confidence),
-                                                         ("threshold", threshold)) if value is not None}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
-                           classifier_params=classifier_params or None, cache=cache)
+                           classifier_params=_confidence_params(min_confidence, threshold) or None, cache=cache)
     if labels is not None:
         metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout)
     model.fit(texts, labels)
@@ -100,6 +98,12 @@ def train_job(
     write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
     manifest["quarantine_file"] = summary.quarantine_file
     return model_dir, manifest
+
+
+def _confidence_params(min_confidence: float | None, threshold: float | None) -> dict:
+    """The classifier parameters a job was given (``None`` leaves the classifier's own)."""
+    given = {"min_confidence": min_confidence, "threshold": threshold}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 CORRECTION_COLUMNS = ("id", "text", "label")
@@ -175,9 +179,7 @@ def classify_job(
     min_confidence, threshold: override the model's (see :class:`models.classifier.CategoryClassifier`).
     """
     model = ComplaintModel.load(model_dir, cache=cache)
-    overrides = {name: value for name, value in (("min_confidence", min_confidence), ("threshold", threshold))
-                 if value is not None}
-    model.classifier_.set_params(**overrides)
+    model.classifier_.set_params(**_confidence_params(min_confidence, threshold))
     reader = TableReader(input_path, chunk_rows=chunk_rows, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
     with _results_store(store) as results, TableWriter(output_path) as writer, \

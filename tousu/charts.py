@@ -46,9 +46,14 @@ LABEL_FONT_SIZE = 12
 POINT_RADIUS = 7  # px: a circle of size 160
 
 
+# How a quadrant's performance axis reads for each score.
+PERFORMANCE_AXES = {"CSAT": ("满意度（平均 CSAT）", "平均 CSAT", ".2f"), "NPS": ("满意度（NPS，分）", "NPS", ".0f")}
+
+
 def quadrant_chart(table: pd.DataFrame, label: str = "driver_name", x_split: float | None = None,
-                   y_split: float | None = None, title: str = "重要性 × 满意度矩阵") -> alt.Chart:
-    """Importance (share of explained variance) against performance (mean CSAT), split into four zones.
+                   y_split: float | None = None, title: str = "重要性 × 满意度矩阵", score: str = "CSAT") -> alt.Chart:
+    """Importance (share of explained variance) against performance (the category's mean CSAT,
+    or its NPS for ``score="NPS"``), split into four zones.
 
     Every category is named: each name is placed next to its point where it overlaps no
     other name or point, farther out with a leader line where the points crowd."""
@@ -61,13 +66,14 @@ def quadrant_chart(table: pd.DataFrame, label: str = "driver_name", x_split: flo
     x_scale = alt.Scale(domain=list(x_domain), nice=False)
     y_scale = alt.Scale(domain=list(y_domain), nice=False)
     x = alt.X("importance_share:Q", title="重要性（对满意度差异的解释占比）", axis=alt.Axis(format="%"), scale=x_scale)
-    y = alt.Y("performance:Q", title="满意度（平均 CSAT）", scale=y_scale)
+    axis_title, tooltip_title, tooltip_format = PERFORMANCE_AXES[score]
+    y = alt.Y("performance:Q", title=axis_title, scale=y_scale)
     points = alt.Chart(data).mark_circle(size=160, opacity=0.85).encode(
         x=x, y=y,
         color=alt.Color("quadrant:N", scale=QUADRANT_COLOURS, title="区域"),
         tooltip=[alt.Tooltip(f"{label}:N", title="类别"), alt.Tooltip("quadrant:N", title="区域"),
                  alt.Tooltip("importance_share:Q", title="重要性", format=".1%"),
-                 alt.Tooltip("performance:Q", title="平均 CSAT", format=".2f")])
+                 alt.Tooltip("performance:Q", title=tooltip_title, format=tooltip_format)])
     labels = _label_layout(data, label, x_domain, y_domain)
     names = alt.Chart(labels).mark_text(fontSize=LABEL_FONT_SIZE, align="center", baseline="middle").encode(
         x=alt.X("label_x:Q", scale=x_scale), y=alt.Y("label_y:Q", scale=y_scale), text="name:N")
@@ -76,7 +82,6 @@ def quadrant_chart(table: pd.DataFrame, label: str = "driver_name", x_split: flo
     splits = pd.DataFrame({"x": [x_split], "y": [y_split]})
     vertical = alt.Chart(splits).mark_rule(strokeDash=[4, 4], color="#7f8c8d").encode(x=alt.X("x:Q", scale=x_scale))
     horizontal = alt.Chart(splits).mark_rule(strokeDash=[4, 4], color="#7f8c8d").encode(y=alt.Y("y:Q", scale=y_scale))
-    # The points stay the first layer: the explorer retitles that layer for its NPS version.
     return alt.layer(points, leaders, names, vertical, horizontal).properties(
         title=title, width=WIDTH, height=QUADRANT_HEIGHT)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from models import satisfaction as sat
-from nlp.tables import InputError, TableReader
+from nlp.tables import TableReader
 
 SCORES = ("CSAT", "NPS")
 TICKET_ID = "工单号"
@@ -114,7 +114,8 @@ def build_report(
     tables["category_scores"] = sat.group_scores(linked, by="category", n_boot=n_boot, seed=seed)
     if "topic_label" in kept:
         tables["topic_scores"] = sat.group_scores(linked, by="topic_label", n_boot=n_boot, seed=seed)
-    notes += _linkage_notes(linked, key)
+    link_summary = linked.summary()
+    notes += _linkage_notes(link_summary, linked.baseline_rule, key)
 
     indicators = sat.indicator_matrix(linked.joined, column="category")
     r_squared, methods, references = {}, {}, {}
@@ -173,7 +174,7 @@ def build_report(
     tables["unmatched_complaints"] = linked.unmatched_complaints
     tables["unmatched_surveys"] = linked.unmatched_surveys
     tables["problems"] = linked.problems
-    summary = linked.summary() | {"r_squared": r_squared, "key": key} | extra
+    summary = link_summary | {"r_squared": r_squared, "key": key} | extra
     measures = list(summary) + ["note"] * len(notes)
     values = [str(v) for v in summary.values()] + notes
     tables = {"summary": pd.DataFrame({"measure": measures, "value": values}), **tables}
@@ -189,8 +190,9 @@ def _method_text(model: sat.DriverModel) -> str:
             f"takes up to {sat.MAX_SHAPLEY_PREDICTORS})")
 
 
-def _linkage_notes(linked: sat.Linked, key: str) -> list[str]:
-    s, notes = linked.summary(), []
+def _linkage_notes(s: dict, baseline_rule: str, key: str) -> list[str]:
+    """Notes on how the tables were joined, from :meth:`models.satisfaction.Linked.summary`."""
+    notes = []
     if s["complaints_key_repeated"]:
         notes.append(f"{s['complaints_key_repeated']:,} complaints share their {key} with an earlier complaint: "
                      f"they count in every volume, and the customer's survey is linked to the first (see problems)")
@@ -200,9 +202,9 @@ def _linkage_notes(linked: sat.Linked, key: str) -> list[str]:
                      f"in unmatched_surveys)")
     if s["joined_baseline"] == 0:
         hint = (f"; if {key} identifies customers, --baseline unmatched counts those not among the complaints as "
-                f"the baseline" if linked.baseline_rule == "empty-key" and s["surveys_unmatched"] else "")
+                f"the baseline" if baseline_rule == "empty-key" and s["surveys_unmatched"] else "")
         notes.append("no respondents without complaint (baseline): the gaps to the baseline are empty" + hint)
-    fractional = sum(s.get(f"{score}_score_not_a_whole_number", 0) for score in linked.score_cols)
+    fractional = sum(s.get(f"{score}_score_not_a_whole_number", 0) for score in s["score_columns"])
     if fractional:
         notes.append(f"{fractional:,} scores are not whole numbers (e.g. 3.5): they are left blank (see problems)")
     return notes

@@ -9,7 +9,9 @@ product with every slot of every n-gram filter of the first convolution.  A
 complaint corpus uses a few thousand of the model's 128k pieces, so
 :class:`_PieceTableForward` does that work once per distinct piece and keeps it;
 per token only gathers, the second convolution and the pooling remain.  The
-vectors are the wheel's (cosine ≥ 0.99999, tested), about 2.8× faster.
+vectors are the wheel's (cosine ≥ 0.99999, tested); embedding COCC's work orders takes
+about 1.8× less time on one thread, and a whole ``model.predict`` 1.3–1.4× less
+(``bench/throughput.py``).
 """
 from __future__ import annotations
 
