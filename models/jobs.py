@@ -78,6 +78,8 @@ def train_job(
         table, applied = with_corrections(table, reader.id_col, reader.text_col, label_col,
                                           read_corrections(corrections), options)
         applied = {"file": str(corrections), **applied}
+        if not applied["skipped"]:
+            del applied["skipped"]
     texts = table[reader.text_col].tolist()
     labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
     model_dir = Path(output) if output else next_version_dir(DEFAULT_MODEL_ROOT, name or taxonomy.name)
@@ -110,36 +112,51 @@ CORRECTION_COLUMNS = ("id", "text", "label")
 
 
 def read_corrections(path: str | Path) -> pd.DataFrame:
-    """A corrected-labels table (``id``, ``text``, ``label``; other columns ignored), one row
-    per id (the last one read wins), rows without id or label left out."""
+    """A corrected-labels table (``id``, ``text``, ``label``; other columns ignored) with the
+    spreadsheet ``row`` of each line and a ``reason`` for the lines that cannot be used
+    ("" for the others): an empty id or label, or an id corrected again in a later row (the
+    last correction wins)."""
     table = TableReader(path).rows()
     missing = [column for column in CORRECTION_COLUMNS if column not in table.columns]
     if missing:
         raise InputError(path, f"a corrections file needs the columns {', '.join(CORRECTION_COLUMNS)} (as the "
                                f"explorer writes vN.labels.csv); missing: {', '.join(missing)}")
     table = table[list(CORRECTION_COLUMNS)].apply(lambda column: column.astype("string").str.strip())
-    table = table[table["id"].fillna("").ne("") & table["label"].fillna("").ne("")]
-    return table.drop_duplicates("id", keep="last").reset_index(drop=True)
+    reason = pd.Series("", index=table.index, dtype=object)
+    reason[table["label"].fillna("").eq("")] = "empty label"
+    reason[table["id"].fillna("").eq("")] = "empty id"
+    usable = reason.eq("")
+    reason[table["id"].where(usable).duplicated(keep="last") & usable] = "id corrected again in a later row"
+    return table.assign(reason=reason).rename_axis("row").reset_index()
 
 
 def with_corrections(table: pd.DataFrame, id_col: str, text_col: str, label_col: str, corrections: pd.DataFrame,
                      options: CleanOptions = CleanOptions()) -> tuple[pd.DataFrame, dict]:
-    """(the training table with corrected labels, counts ``relabelled`` and ``appended``).
+    """(the training table with corrected labels, ``relabelled`` and ``appended`` counts and
+    the ``skipped`` correction rows as {row, id, reason}).
 
-    A row whose id is corrected takes the corrected label; a corrected id the table lacks is
-    appended with its text, cleaned as the table's texts are."""
-    label_of = dict(zip(corrections["id"], corrections["label"]))
+    ``corrections`` is :func:`read_corrections`'s table. A row whose id is corrected takes the
+    corrected label; a corrected id the table lacks is appended with its text, cleaned as the
+    table's texts are, or skipped when it has none."""
     ids = table[id_col].astype(str).str.strip()
+    corrections = corrections.copy()
+    textless = (corrections["reason"].eq("") & ~corrections["id"].isin(set(ids))
+                & corrections["text"].fillna("").eq(""))
+    corrections.loc[textless, "reason"] = "id not in the training table, and no text to add it with"
+    skipped = corrections[corrections["reason"].ne("")]
+    corrections = corrections[corrections["reason"].eq("")]
+    label_of = dict(zip(corrections["id"], corrections["label"]))
     found = ids.isin(label_of.keys())
     table = table.copy()
     table.loc[found.to_numpy(), label_col] = ids[found].map(label_of).to_numpy()
     extra = corrections[~corrections["id"].isin(set(ids))]
-    extra = extra[extra["text"].fillna("").ne("")]
     appended = pd.DataFrame({id_col: extra["id"].astype(str),
                              text_col: [clean_text(text, options) for text in extra["text"]],
                              label_col: extra["label"].astype(str)})
     combined = pd.concat([table, appended], ignore_index=True) if len(appended) else table
-    return combined, {"relabelled": int(found.sum()), "appended": len(appended)}
+    return combined, {"relabelled": int(found.sum()), "appended": len(appended),
+                      "skipped": [{"row": int(row.row), "id": None if pd.isna(row.id) else str(row.id),
+                                   "reason": row.reason} for row in skipped.itertuples()]}
 
 
 def _holdout_metrics(model: ComplaintModel, texts: list[str], labels: list[str], share: float) -> dict:

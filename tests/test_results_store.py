@@ -351,6 +351,26 @@ def test_train_with_corrections_overrides_labels_by_id_and_adds_new_complaints(c
     assert "name the label column" in capsys.readouterr().err
 
 
+def test_correction_rows_that_cannot_be_used_are_reported_with_their_row(complaint_file, tmp_path, capsys):
+    corrections = tmp_path / "v2.labels.csv"
+    pd.DataFrame({"id": ["BIL-000", "", "BIL-001", "BIL-000", "NEW-2"],
+                  "text": ["话费被多扣", "话费被多扣", "话费被多扣", "话费被多扣", ""],
+                  "label": ["NET", "NET", "", "SEC", "SEC"]}).to_csv(corrections, index=False, encoding="utf-8-sig")
+    assert main(["train", str(complaint_file), "--label-col", "类别", "--corrections", str(corrections),
+                 "-o", str(tmp_path / "m" / "v2"), "--no-topics"]) == 0
+    out = capsys.readouterr().out
+    assert "corrections: 1 relabelled, 0 added" in out
+    for row, reason in ((2, "id corrected again in a later row"), (3, "empty id"), (4, "empty label"),
+                        (6, "id not in the training table, and no text to add it with")):
+        assert f"{corrections}, row {row} " in out and reason in out
+    data = json.loads((tmp_path / "m" / "v2" / "manifest.json").read_text(encoding="utf-8"))["data"]
+    assert [(s["row"], s["reason"]) for s in data["corrections"]["skipped"]] == [
+        (2, "id corrected again in a later row"), (3, "empty id"), (4, "empty label"),
+        (6, "id not in the training table, and no text to add it with")]
+    per_label = N_COMPLAINTS // 6
+    assert data["label_counts"]["SEC"] == per_label + 1  # BIL-000's later correction wins
+
+
 def test_demo_and_explore_exit_with_the_explorers_code(monkeypatch, tmp_path):
     import explorer.launch
     import tousu.demo

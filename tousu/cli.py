@@ -93,6 +93,8 @@ def _cmd_train(args) -> None:
     if data.get("corrections"):
         applied = data["corrections"]
         print(f"corrections: {applied['relabelled']:,} relabelled, {applied['appended']:,} added from {applied['file']}")
+        for skipped in applied.get("skipped", []):
+            print(f"  not used: {applied['file']}, row {skipped['row']} (id {skipped['id'] or '-'}): {skipped['reason']}")
     holdout = manifest["metrics"].get("holdout", {})
     if "accuracy" in holdout:
         print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
