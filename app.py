@@ -5,7 +5,7 @@ set). The pages in ``app_pages/`` are thin; what they show comes from ``explorer
 """
 import streamlit as st
 
-from explorer import filters, resources
+from tousu.explorer import filters, resources
 
 st.set_page_config(page_title="tousu 投诉分析", layout="wide")
 resources.store()  # stops here, with the reason, when the store cannot be opened

@@ -1,8 +1,8 @@
 """满意度驱动: importance × satisfaction quadrant, driver table with intervals, scores per category."""
 import streamlit as st
 
-from explorer import filters, resources, views
-from tousu import charts
+from tousu.analysis import charts
+from tousu.explorer import filters, resources, views
 
 st.title("满意度驱动")
 active = filters.current()

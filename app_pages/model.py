@@ -3,9 +3,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import editing, resources, views
-from models.store import ModelStoreError
-from models.taxonomy import load_taxonomy
+from tousu.explorer import editing, resources, views
+from tousu.models.store import ModelStoreError
+from tousu.models.taxonomy import load_taxonomy
 
 st.title("模型")
 versions = resources.query("model_versions")

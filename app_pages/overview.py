@@ -1,8 +1,8 @@
 """总览: volume, category shares and Pareto, CSAT/NPS, KPI tiles, trends, growth alerts."""
 import streamlit as st
 
-from explorer import filters, resources, views
-from tousu import charts
+from tousu.analysis import charts
+from tousu.explorer import filters, resources, views
 
 st.title("总览")
 active = filters.current()

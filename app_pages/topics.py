@@ -1,8 +1,8 @@
 """主题: topic map, sizes and top words, topics over time, topics by category."""
 import streamlit as st
 
-from explorer import filters, resources, views
-from tousu import charts
+from tousu.analysis import charts
+from tousu.explorer import filters, resources, views
 
 st.title("主题")
 active = filters.current()

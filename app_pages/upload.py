@@ -1,7 +1,7 @@
 """上传分类: classify an analyst's CSV/XLSX into the store, with a progress bar."""
 import streamlit as st
 
-from explorer import resources, upload, views
+from tousu.explorer import resources, upload, views
 
 st.title("上传分类")
 version = resources.current_model_version()

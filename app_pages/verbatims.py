@@ -4,9 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import filters, resources, views
-from explorer.store import vector_space
-from nlp.clean import clean_text
+from tousu.explorer import filters, resources, views
+from tousu.nlp.clean import clean_text
+from tousu.store import vector_space
 
 PAGE_SIZE = 50
 CARDS = 20

@@ -36,14 +36,14 @@ from sklearn.svm import LinearSVC
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, Stopwatch, load_cocc, machine_info, peak_rss_mb  # noqa: E402
 
-from models.classifier import CategoryClassifier  # noqa: E402
-from models.jobs import classify_job  # noqa: E402
-from models.pipeline import ComplaintModel  # noqa: E402
-from models.taxonomy import load_taxonomy  # noqa: E402
-from models.topics import TopicModel  # noqa: E402
-from nlp.clean import clean_texts  # noqa: E402
-from nlp.embed import CenteredEmbedder, MeanCenterer, get_embedder  # noqa: E402
-from nlp.segment import get_segmenter  # noqa: E402
+from tousu.jobs.train import classify_job  # noqa: E402
+from tousu.models.classifier import CategoryClassifier  # noqa: E402
+from tousu.models.pipeline import ComplaintModel  # noqa: E402
+from tousu.models.taxonomy import load_taxonomy  # noqa: E402
+from tousu.models.topics import TopicModel  # noqa: E402
+from tousu.nlp.clean import clean_texts  # noqa: E402
+from tousu.nlp.embed import CenteredEmbedder, MeanCenterer, get_embedder  # noqa: E402
+from tousu.nlp.segment import get_segmenter  # noqa: E402
 
 COCC_TAXONOMY = Path(__file__).resolve().parent / "taxonomies" / "cocc.yaml"
 

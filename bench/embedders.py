@@ -34,7 +34,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
 from common import (
     RESULTS_DIR,
     Stopwatch,
@@ -48,8 +47,9 @@ from common import (
     run_worker,
     write_json,
 )
-from nlp.clean import clean_texts
-from nlp.segment import get_segmenter
+
+from tousu.nlp.clean import clean_texts
+from tousu.nlp.segment import get_segmenter
 
 # scipy, scikit-learn and the embedders are imported inside the functions that
 # use them, so that the jieba child's peak RSS is not inflated by them.
@@ -128,7 +128,7 @@ def cocc_scores(vectors: np.ndarray, labels: np.ndarray) -> dict:
 
 def load_embedder(backend: str, corpus: list[str]):
     """The embedder ready to use: fitted if it needs it, lazy weights loaded."""
-    from nlp.embed import get_embedder
+    from tousu.nlp.embed import get_embedder
 
     embedder = get_embedder(backend, cache=False)
     if backend == "tfidf":
@@ -143,7 +143,7 @@ def is_long(texts: list[str], embedder) -> bool:
 
 
 def measure_backend(backend: str, limit: int | None) -> dict:
-    from nlp.embed import MeanCenterer
+    from tousu.nlp.embed import MeanCenterer
 
     raw_texts, labels = load_cocc(limit)
     texts = clean_texts(raw_texts)

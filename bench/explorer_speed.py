@@ -2,7 +2,7 @@
 
     python bench/explorer_speed.py [--complaints 100000] [--repeats 3] [--out bench/results/explorer_speed.json]
 
-Builds a store the way a user does: synthetic demo work orders (``tousu.demo_data``, any
+Builds a store the way a user does: synthetic demo work orders (``tousu.demo.data``, any
 size), a model trained on the bundled 3,000, ``tousu classify --store`` over all of them,
 ``tousu link --store`` for the surveys.  Then runs each explorer page with Streamlit's
 AppTest (the page script, its queries and statistics, in this process; the browser's
@@ -38,9 +38,10 @@ PAGE_ACTIONS = {"drivers": "NPS switch", "verbatims": "similar search"}
 
 
 def build_store(folder: Path, complaints: int, store: Path) -> Path:
-    from models.jobs import classify_job, train_job
-    from tousu.demo_data import generate_demo_data
-    from tousu.report import link_job
+    from tousu.demo.data import generate_demo_data
+    from tousu.jobs.classify import classify_job
+    from tousu.jobs.link import link_job
+    from tousu.jobs.train import train_job
 
     files = generate_demo_data(folder / "data", n_complaints=complaints)
     model_dir, _ = train_job(REPO_ROOT / "data" / "demo" / "complaints.csv", folder / "model",
@@ -126,8 +127,8 @@ def measure_pages(repeats: int) -> list[dict]:
 def model_load_seconds(store: Path) -> float:
     """Loading the model and its embedder, which the first similar-complaint search after a
     restart waits for (the page action's median leaves it out)."""
-    from explorer.store import ResultsStore
-    from models.pipeline import ComplaintModel
+    from tousu.models.pipeline import ComplaintModel
+    from tousu.store import ResultsStore
 
     start = time.perf_counter()
     ComplaintModel.load(ResultsStore(store, hold=False).current_model_version(), cache=False).embed(["话费多扣"])
@@ -136,8 +137,8 @@ def model_load_seconds(store: Path) -> float:
 
 def exports(store: Path) -> dict:
     """Seconds to build the verbatims page's downloads with no filter."""
-    from explorer import views
-    from explorer.store import Filters, ResultsStore
+    from tousu.explorer import views
+    from tousu.store import Filters, ResultsStore
 
     results = ResultsStore(store, hold=False)
     start = time.perf_counter()

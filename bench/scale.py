@@ -30,8 +30,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    RESULTS_DIR, Stopwatch, machine_info, markdown_table, peak_rss_mb, report_to_parent, run_worker,
-    shared_data_file, write_json,
+    RESULTS_DIR,
+    Stopwatch,
+    machine_info,
+    markdown_table,
+    peak_rss_mb,
+    report_to_parent,
+    run_worker,
+    shared_data_file,
+    write_json,
 )
 
 DATASET = "online_shopping_10_cats/online_shopping_10_cats.csv"
@@ -56,10 +63,10 @@ def measure_quality(train: int, test: int, model_dir: str) -> dict:
     from sklearn.metrics import f1_score, normalized_mutual_info_score
     from sklearn.svm import LinearSVC
 
-    from models.pipeline import ComplaintModel
-    from models.topics import TopicModel
-    from nlp.clean import clean_texts
-    from nlp.segment import get_segmenter
+    from tousu.models.pipeline import ComplaintModel
+    from tousu.models.topics import TopicModel
+    from tousu.nlp.clean import clean_texts
+    from tousu.nlp.segment import get_segmenter
 
     train_part, test_part = split(load_reviews(), train, test)
     train_texts, test_texts = clean_texts(train_part["review"].tolist()), clean_texts(test_part["review"].tolist())
@@ -124,7 +131,7 @@ def resident_mb() -> float:
 
 
 def measure_streaming(model_dir: str, input_path: str, output_path: str) -> dict:
-    from models.jobs import classify_job
+    from tousu.jobs.classify import classify_job
 
     samples: list[tuple[float, float]] = []
     done = threading.Event()

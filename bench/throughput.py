@@ -24,12 +24,19 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    RESULTS_DIR, REPO_ROOT, Stopwatch, load_cocc, machine_info, markdown_table, shared_data_file, write_json,
+    REPO_ROOT,
+    RESULTS_DIR,
+    Stopwatch,
+    load_cocc,
+    machine_info,
+    markdown_table,
+    shared_data_file,
+    write_json,
 )
 
-from models.pipeline import ComplaintModel  # noqa: E402
-from nlp.clean import clean_texts  # noqa: E402
-from nlp.embed.base import Embedder  # noqa: E402
+from tousu.models.pipeline import ComplaintModel  # noqa: E402
+from tousu.nlp.clean import clean_texts  # noqa: E402
+from tousu.nlp.embed.base import Embedder  # noqa: E402
 
 
 class WheelUSEm3(Embedder):

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from explorer.store import ResultsStore
-from models.store import MANIFEST, next_version_dir, read_manifest, write_manifest, writing_model
-from models.topics import OUTLIER, TOPIC_INFO_FILE
+from tousu.models.store import MANIFEST, next_version_dir, read_manifest, write_manifest, writing_model
+from tousu.models.topics import OUTLIER, TOPIC_INFO_FILE
+from tousu.store import ResultsStore
 
 # Written by write_manifest itself; everything else of the parent's manifest is kept.
 _GENERATED_MANIFEST_KEYS = ("format", "format_version", "created", "libraries", "files")

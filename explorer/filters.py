@@ -2,14 +2,14 @@
 
 The widgets are drawn by ``app.py`` on every run, whatever the page, so their values (kept
 in ``st.session_state`` under their keys) persist when the analyst switches pages. The
-pages read the resulting :class:`~explorer.store.Filters` with :func:`current`.
+pages read the resulting :class:`~tousu.store.Filters` with :func:`current`.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer import resources
-from explorer.store import Filters
+from tousu.explorer import resources
+from tousu.store import Filters
 
 ACTIVE = "active_filters"
 # Filters field, sidebar label, store column; options are the column's distinct values.

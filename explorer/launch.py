@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nlp.paths import PROJECT_ROOT
+from tousu.nlp.paths import PACKAGE_ROOT
 
-APP = PROJECT_ROOT / "app.py"
+APP = PACKAGE_ROOT / "app.py"
 DEFAULT_STORE = Path("out/demo/tousu.duckdb")
 DEFAULT_PORT = 8501
 STORE_VARIABLE = "TOUSU_STORE"
@@ -22,7 +22,7 @@ def store_path() -> Path:
 
 def run_explorer(store: str | Path | None = None, port: int = DEFAULT_PORT, open_browser: bool = True) -> int:
     """Run ``streamlit run app.py`` until it stops (Ctrl-C); returns its exit code."""
-    from explorer.store import ResultsStore
+    from tousu.store import ResultsStore
 
     store = Path(store) if store is not None else DEFAULT_STORE
     if not store.is_file():
@@ -38,7 +38,7 @@ def run_explorer(store: str | Path | None = None, port: int = DEFAULT_PORT, open
                "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
     environment = os.environ | {STORE_VARIABLE: str(store.resolve())}
     print(f"explorer: http://localhost:{port}  (store {store}; Ctrl-C stops it)")
-    process = subprocess.Popen(command, env=environment, cwd=PROJECT_ROOT)
+    process = subprocess.Popen(command, env=environment, cwd=PACKAGE_ROOT)
     # A service manager stops us with SIGTERM: take the server down with us.
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from explorer import views
-from explorer.launch import store_path
-from explorer.store import Filters, ResultsStore, StoreError
+from tousu.explorer import views
+from tousu.explorer.launch import store_path
+from tousu.store import Filters, ResultsStore, StoreError
 
 # A page waits this long for a job that holds the store (a classify chunk takes a second or two).
 STORE_WAIT_S = 30.0
@@ -77,7 +77,7 @@ def _view(path: str, token: tuple, name: str, args: tuple):
 
 
 def view(name: str, *args):
-    """``explorer.views.<name>(store, *args)``, cached until the store changes."""
+    """``tousu.explorer.views.<name>(store, *args)``, cached until the store changes."""
     results = store()
     try:
         return _view(str(results.path), results.change_token(), name, args)
@@ -92,7 +92,7 @@ def _scores_view(path: str, token: tuple, name: str, filters: Filters, args: tup
 
 
 def scores_view(name: str, filters: Filters, *args):
-    """``explorer.views.<name>(responses, category names, *args)`` on the survey responses of the
+    """``tousu.explorer.views.<name>(responses, category names, *args)`` on the survey responses of the
     filtered complaints, which are queried once for every such view (CSAT, NPS, scores per category)."""
     results = store()
     try:
@@ -103,7 +103,7 @@ def scores_view(name: str, filters: Filters, *args):
 
 @st.cache_resource(max_entries=2, show_spinner="加载模型…")
 def load_model(model_dir: str):
-    from models.pipeline import ComplaintModel
+    from tousu.models.pipeline import ComplaintModel
 
     return ComplaintModel.load(model_dir)
 
@@ -124,7 +124,7 @@ def vectors(space: str, filters: Filters):
 
 @st.cache_data(max_entries=4, ttl=CACHE_TTL_S, show_spinner=False)
 def category_keywords(model_dir: str) -> dict[str, tuple[str, ...]]:
-    """{category code: taxonomy keywords} of a model (see :func:`explorer.views.category_keywords`)."""
+    """{category code: taxonomy keywords} of a model (see :func:`tousu.explorer.views.category_keywords`)."""
     return views.category_keywords(model_dir)
 
 

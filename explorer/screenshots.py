@@ -1,6 +1,6 @@
 """Screenshots of the explorer's pages in headless Chromium, for a meeting or the docs.
 
-    python -m explorer.screenshots [--store out/demo/tousu.duckdb] [--out out/screenshots]
+    python -m tousu.explorer.screenshots [--store out/demo/tousu.duckdb] [--out out/screenshots]
 
 Serves the explorer on a free port, opens every page in Debian's Chromium through Playwright,
 waits until Streamlit has finished rendering (its skeleton shows first), makes the window as
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from explorer.launch import DEFAULT_STORE
+from tousu.explorer.launch import DEFAULT_STORE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # url path → file name of its screenshot

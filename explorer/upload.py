@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from explorer.store import ResultsStore
-from models.jobs import classify_job
-from nlp.jobs import JobSummary
+from tousu.jobs.classify import classify_job
+from tousu.nlp.jobs import JobSummary
+from tousu.store import ResultsStore
 
 UPLOAD_TYPES = ("csv", "xlsx", "tsv", "txt", "jsonl", "parquet")
 UPLOAD_CHUNK_ROWS = 500

@@ -1,11 +1,11 @@
 """What the explorer pages show, as tables and charts; no Streamlit here.
 
-Functions that take a :class:`~explorer.store.ResultsStore` first are the pages' data:
+Functions that take a :class:`~tousu.store.ResultsStore` first are the pages' data:
 they query aggregates or narrow columns from the store and compute the statistics with
-:mod:`models.satisfaction`, the same functions ``tousu link`` reports with. The pages call
-them through :func:`explorer.resources.view`, which caches their results. Functions that
+:mod:`tousu.analysis.satisfaction`, the same functions ``tousu link`` reports with. The pages call
+them through :func:`tousu.explorer.resources.view`, which caches their results. Functions that
 take the survey responses (``ResultsStore.joined_scores`` with :data:`SCORE_COLUMNS`) and the
-category names first are called through :func:`explorer.resources.scores_view`, which queries
+category names first are called through :func:`tousu.explorer.resources.scores_view`, which queries
 those once for all of them.
 """
 from __future__ import annotations
@@ -21,10 +21,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explorer.store import Filters, ResultsStore
-from models import satisfaction as sat
-from tousu import charts
-from tousu.report import HEADERS
+from tousu.analysis import charts
+from tousu.analysis import satisfaction as sat
+from tousu.analysis.report import HEADERS
+from tousu.store import Filters, ResultsStore
 
 FREQUENCIES = {"日": "D", "周": "W", "月": "M"}
 MODES = {"supervised": "有监督", "zero-shot": "零样本"}
@@ -132,7 +132,7 @@ def top_groups(trend: pd.DataFrame, n: int = 8, also=()) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- satisfaction and KPIs
 def kpi_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
-    """Handling KPIs per category and overall (last row), as :func:`models.satisfaction.kpis`."""
+    """Handling KPIs per category and overall (last row), as :func:`tousu.analysis.satisfaction.kpis`."""
     table = store.kpis(filters)
     names = store.category_names()
     table.insert(1, "group_name", table["group"].map(lambda group: names.get(group, group)))
@@ -238,7 +238,7 @@ def complaint_table(rows: pd.DataFrame, columns=LIST_COLUMNS) -> pd.DataFrame:
 def category_keywords(model_dir: str | Path) -> dict[str, tuple[str, ...]]:
     """{category code: its taxonomy keywords and its subcategories'} from the model's
     taxonomy; empty when the model directory is gone."""
-    from models.taxonomy import TaxonomyError, load_taxonomy
+    from tousu.models.taxonomy import TaxonomyError, load_taxonomy
 
     path = Path(model_dir) / "taxonomy.yaml"
     try:

@@ -27,8 +27,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
-from models.taxonomy import Taxonomy
-from nlp.segment import get_segmenter
+from tousu.models.taxonomy import Taxonomy
+from tousu.nlp.segment import get_segmenter
 
 UNASSIGNED = "未分类"
 _VECTORS = "classifier.npz"

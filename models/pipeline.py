@@ -14,11 +14,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from models.classifier import CategoryClassifier
-from models.store import ModelStoreError, read_manifest, write_manifest, writing_model
-from models.taxonomy import Taxonomy, load_taxonomy
-from models.topics import TopicModel
-from nlp.embed import DEFAULT_EMBEDDER, CenteredEmbedder, MeanCenterer, get_embedder
+from tousu.models.classifier import CategoryClassifier
+from tousu.models.store import ModelStoreError, read_manifest, write_manifest, writing_model
+from tousu.models.taxonomy import Taxonomy, load_taxonomy
+from tousu.models.topics import TopicModel
+from tousu.nlp.embed import DEFAULT_EMBEDDER, CenteredEmbedder, MeanCenterer, get_embedder
 
 OUTPUT_COLUMNS = ["category", "category_name", "confidence", "categories", "topic_id", "topic_label"]
 NO_TOPIC = -1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from nlp.paths import data_dir
+from tousu.nlp.paths import data_dir
 
 OTHER_CODE = "OTH"
 MIIT_CLASSES = ("服务", "资费", "营销", "网络", "安全")

@@ -23,8 +23,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from nlp.embed.base import l2_normalize
-from nlp.segment import get_segmenter
+from tousu.nlp.embed.base import l2_normalize
+from tousu.nlp.segment import get_segmenter
 
 OUTLIER = -1
 
@@ -105,7 +105,7 @@ class TopicModel(BaseEstimator):
         from umap import UMAP
 
         BERTopic = _require_bertopic()
-        from nlp.embed.bertopic_backend import BERTopicBackend
+        from tousu.nlp.embed.bertopic_backend import BERTopicBackend
 
         texts = list(texts)
         embeddings = np.asarray(embeddings, dtype=np.float32)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from nlp.paths import data_dir
-from nlp.versioned_file import read_versioned_lines
+from tousu.nlp.paths import data_dir
+from tousu.nlp.versioned_file import read_versioned_lines
 
 MASK_TOKENS = ("<PHONE>", "<ID>", "<CARD>", "<EMAIL>")
 

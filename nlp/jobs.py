@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from nlp.clean import CleanOptions, clean_texts, mask_pii
-from nlp.embed import MeanCenterer, get_embedder
-from nlp.tables import TableChunk, TableReader, TableWriter, quarantine_path
+from tousu.nlp.clean import CleanOptions, clean_texts, mask_pii
+from tousu.nlp.embed import MeanCenterer, get_embedder
+from tousu.nlp.tables import TableChunk, TableReader, TableWriter, quarantine_path
 
 
 @dataclass

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from nlp.clean import MASK_TOKENS
-from nlp.paths import data_dir
-from nlp.versioned_file import read_versioned_lines
+from tousu.nlp.clean import MASK_TOKENS
+from tousu.nlp.paths import data_dir
+from tousu.nlp.versioned_file import read_versioned_lines
 
 _MASK_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in MASK_TOKENS) + r"|\*{3,})")
 # A token worth keeping has at least one CJK character, Latin letter or digit.

@@ -17,15 +17,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+from complaint_fixtures import labelled_complaints
 from streamlit.testing.v1 import AppTest
 
-from complaint_fixtures import labelled_complaints
-from explorer import views
-from explorer.editing import NothingToSave, save_model_version
-from explorer.store import Filters, ResultsStore
-from models import satisfaction as sat
-from models.jobs import classify_job, train_job
-from models.pipeline import ComplaintModel
+from tousu.analysis import satisfaction as sat
+from tousu.explorer import views
+from tousu.explorer.editing import NothingToSave, save_model_version
+from tousu.jobs.classify import classify_job
+from tousu.jobs.train import train_job
+from tousu.models.pipeline import ComplaintModel
+from tousu.store import Filters, ResultsStore
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGES = {"overview": "总览", "drivers": "满意度驱动", "topics": "主题", "verbatims": "工单", "model": "模型",

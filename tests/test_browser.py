@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.screenshots import CHROMIUM, PAGES, chromium, screenshot_page, serving
-from nlp.paths import PROJECT_ROOT
+from tousu.explorer.screenshots import CHROMIUM, PAGES, chromium, screenshot_page, serving
+from tousu.nlp.paths import PACKAGE_ROOT
 
 # url path → text that must be visible in the page's own area once it has rendered (not the
 # sidebar, which names every page): its title and what only that page shows.
@@ -57,7 +57,7 @@ def test_every_page_is_checked():
 
 @pytest.mark.parametrize("path", list(EXPECTED))
 def test_every_page_renders_in_chromium_without_errors_or_phone_numbers(explorer_url, browser, path):
-    screenshots = Path(os.environ.get("TOUSU_SCREENSHOT_DIR", PROJECT_ROOT / "out" / "screenshots"))
+    screenshots = Path(os.environ.get("TOUSU_SCREENSHOT_DIR", PACKAGE_ROOT / "out" / "screenshots"))
     shot = screenshot_page(browser, explorer_url, path, screenshots)
     assert shot.png.is_file()
     _, height = struct.unpack(">II", shot.png.read_bytes()[16:24])  # the PNG header's IHDR

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
-
 from complaint_fixtures import labelled_complaints
-from models.classifier import CategoryClassifier
-from models.taxonomy import load_taxonomy
-from nlp.clean import clean_texts
-from nlp.embed import get_embedder
+
+from tousu.models.classifier import CategoryClassifier
+from tousu.models.taxonomy import load_taxonomy
+from tousu.nlp.clean import clean_texts
+from tousu.nlp.embed import get_embedder
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 import pytest
 
-from nlp.clean import CleanOptions, clean_text, load_boilerplate, mask_pii, to_halfwidth, to_simplified
+from tousu.nlp.clean import CleanOptions, clean_text, load_boilerplate, mask_pii, to_halfwidth, to_simplified
 
 
 @pytest.mark.parametrize(

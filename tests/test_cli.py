@@ -3,10 +3,9 @@ import sys
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from nlp.paths import data_dir
 from tousu.cli import main
+from tousu.nlp.paths import data_dir
 
 
 def sample_path():

@@ -8,10 +8,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from models.taxonomy import load_taxonomy
-from nlp.paths import PROJECT_ROOT
-from tousu.demo_data import (CHANNELS, COMPLAINT_COLUMNS, PROVINCES, SEGMENTS, SURVEY_COLUMNS, TOUCHPOINTS,
-                             TRUTH_COLUMNS, generate_demo_data, main)
+from tousu.demo.data import (
+    CHANNELS,
+    COMPLAINT_COLUMNS,
+    PROVINCES,
+    SEGMENTS,
+    SURVEY_COLUMNS,
+    TOUCHPOINTS,
+    TRUTH_COLUMNS,
+    generate_demo_data,
+    main,
+)
+from tousu.models.taxonomy import load_taxonomy
+from tousu.nlp.paths import PACKAGE_ROOT
 
 FILES = ("complaints.csv", "surveys.csv", "truth.csv", "planted_effects.yaml", "README.md")
 SMALL = dict(seed=7, n_complaints=400)
@@ -52,10 +61,10 @@ def test_the_same_seed_gives_identical_bytes(small_run, tmp_path):
 
 
 def test_the_committed_demo_files_equal_a_fresh_generation(default_run):
-    committed = PROJECT_ROOT / "data" / "demo"
+    committed = PACKAGE_ROOT / "data" / "demo"
     for name in FILES:
         assert (committed / name).read_bytes() == (default_run["complaints"].parent / name).read_bytes(), (
-            f"data/demo/{name} differs from the generator's output; rerun python -m tousu.demo_data")
+            f"data/demo/{name} differs from the generator's output; rerun python -m tousu.demo.data")
 
 
 def test_tables_have_the_documented_columns_types_and_ranges(small_run):
@@ -190,7 +199,7 @@ def test_a_first_keyword_rule_cannot_solve_the_texts(default_run):
 def test_readme_says_the_data_is_synthetic_and_how_it_was_made(default_run):
     readme = default_run["readme"].read_text(encoding="utf-8")
     assert "SYNTHETIC" in readme and "合成数据" in readme
-    assert "python -m tousu.demo_data" in readme and "20261122" in readme
+    assert "python -m tousu.demo.data" in readme and "20261122" in readme
     assert re.search(r"\| MIS \| 营销误导与不知情定制 \| 14% \| −1\.9 \|", readme)
 
 

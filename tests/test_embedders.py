@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from nlp.embed import CachedEmbedder, MeanCenterer, get_embedder
-from nlp.embed.base import Embedder
-from nlp.embed.sentence_transformer import SentenceTransformerEmbedder
-from nlp.embed.tfidf import TfidfSVDEmbedder
-from nlp.embed.usem3 import USEm3Embedder
+from tousu.nlp.embed import CachedEmbedder, MeanCenterer, get_embedder
+from tousu.nlp.embed.base import Embedder
+from tousu.nlp.embed.sentence_transformer import SentenceTransformerEmbedder
+from tousu.nlp.embed.tfidf import TfidfSVDEmbedder
+from tousu.nlp.embed.usem3 import USEm3Embedder
 
 COMPLAINTS = [
     "本月话费被乱扣了三十元，要求退费",

@@ -7,9 +7,9 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from nlp.paths import data_dir
+from tousu.analysis.report import TABLES, build_report
 from tousu.cli import main
-from tousu.report import TABLES, build_report
+from tousu.nlp.paths import data_dir
 
 DEMO = data_dir() / "demo"
 
@@ -297,7 +297,7 @@ def test_the_driver_method_is_recorded(small_tables):
 
 
 def test_the_quadrant_chart_names_every_category_without_overlap(demo_report):
-    from tousu.charts import LABEL_FONT_SIZE, _label_layout, _text_width
+    from tousu.analysis.charts import LABEL_FONT_SIZE, _label_layout, _text_width
     from tousu.report import report_charts
 
     quadrant = demo_report.tables["quadrant"]

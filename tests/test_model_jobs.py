@@ -3,14 +3,14 @@ import shutil
 
 import pandas as pd
 import pytest
-
 from complaint_fixtures import labelled_complaints
-from models.jobs import (
-    classify_job, evaluate_job, topic_tree_lines, topics_over_time, topics_table, train_job,
-)
-from models.pipeline import OUTPUT_COLUMNS, ComplaintModel
-from models.store import ModelStoreError
+
 from tousu.cli import main
+from tousu.jobs.classify import classify_job
+from tousu.jobs.evaluate import evaluate_job, topic_tree_lines, topics_over_time, topics_table
+from tousu.jobs.train import train_job
+from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
+from tousu.models.store import ModelStoreError
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +197,7 @@ def test_loading_a_model_to_classify_does_not_import_bertopic(supervised_model):
     import subprocess
     import sys
 
-    code = ("import sys; from models.pipeline import ComplaintModel; "
+    code = ("import sys; from tousu.models.pipeline import ComplaintModel; "
             f"model = ComplaintModel.load({str(supervised_model)!r}); "
             "assert len(model.topic_model_.topic_ids_) > 1; "
             "print(sorted({'bertopic', 'torch', 'sentence_transformers'} & set(sys.modules)))")

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from nlp.jobs import JobSummary, QuarantineWriter
+from tousu.nlp.jobs import JobSummary, QuarantineWriter
 
 
 def test_parts_with_different_columns_keep_every_column(tmp_path):

@@ -12,13 +12,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-
 from complaint_fixtures import labelled_complaints
-from explorer import views
-from explorer.store import Filters, ResultsStore, StoreError, pca_2d
-from models import satisfaction as sat
-from models.jobs import classify_job, train_job
+
+from tousu.analysis import satisfaction as sat
 from tousu.cli import main
+from tousu.explorer import views
+from tousu.jobs.classify import classify_job
+from tousu.jobs.train import train_job
+from tousu.store import Filters, ResultsStore, StoreError, pca_2d
 
 N_COMPLAINTS = 60
 
@@ -372,12 +373,12 @@ def test_correction_rows_that_cannot_be_used_are_reported_with_their_row(complai
 
 
 def test_demo_and_explore_exit_with_the_explorers_code(monkeypatch, tmp_path):
-    import explorer.launch
     import tousu.demo
+    import tousu.explorer.launch
 
     monkeypatch.setattr(tousu.demo, "run_demo", lambda *args, **kwargs: {"store": tmp_path / "tousu.duckdb"})
     for code, expected in ((3, 3), (130, None)):  # 130: stopped with Ctrl-C, which is no failure
-        monkeypatch.setattr(explorer.launch, "run_explorer", lambda *args, code=code, **kwargs: code)
+        monkeypatch.setattr(tousu.explorer.launch, "run_explorer", lambda *args, code=code, **kwargs: code)
         for command in (["demo", "--no-browser"], ["explore", "--no-browser"]):
             if expected is None:
                 assert main(command) == 0

@@ -1,4 +1,4 @@
-"""models/satisfaction.py on small hand-checked tables and simulated data with planted effects."""
+"""analysis/satisfaction.py on small hand-checked tables and simulated data with planted effects."""
 from __future__ import annotations
 
 import math
@@ -10,11 +10,29 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
-from models import satisfaction
-from models.satisfaction import (
-    BASELINE_CODE, BASELINE_LABEL, DRIVER_COLUMNS, GROUP_SCORE_COLUMNS, MISSING_GROUP, PROBLEM_COLUMNS,
-    TOTAL_LABEL, DriverModel, LinkError, bootstrap_ci, breakdown, group_scores, growth_alerts,
-    _distinct_rows, indicator_matrix, kpis, link, nps, pareto, quadrant, trends,
+from tousu.analysis import satisfaction
+from tousu.analysis.satisfaction import (
+    BASELINE_CODE,
+    BASELINE_LABEL,
+    DRIVER_COLUMNS,
+    GROUP_SCORE_COLUMNS,
+    MISSING_GROUP,
+    PROBLEM_COLUMNS,
+    TOTAL_LABEL,
+    DriverModel,
+    LinkError,
+    _distinct_rows,
+    bootstrap_ci,
+    breakdown,
+    group_scores,
+    growth_alerts,
+    indicator_matrix,
+    kpis,
+    link,
+    nps,
+    pareto,
+    quadrant,
+    trends,
 )
 
 

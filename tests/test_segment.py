@@ -1,7 +1,7 @@
 import jieba
 import pytest
 
-from nlp.segment import get_segmenter, segment
+from tousu.nlp.segment import get_segmenter, segment
 
 TELECOM_TERMS = [
     "携号转网", "视频彩铃", "流量包", "靓号", "合约机", "光猫", "宽带", "10086", "12300", "工信部",

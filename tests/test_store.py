@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from models.store import ModelStoreError, next_version_dir, read_manifest, write_manifest, writing_model
+from tousu.models.store import ModelStoreError, next_version_dir, read_manifest, write_manifest, writing_model
 
 
 def _write_model(target, overwrite=False):

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from nlp.tables import IdIndex, InputError, TableReader, TableWriter, detect_encoding, read_table, write_table
+from tousu.nlp.tables import IdIndex, InputError, TableReader, TableWriter, detect_encoding, read_table, write_table
 
 ROWS = [
     {"工单号": "A1", "内容": "话费被乱扣了", "省份": "广东"},

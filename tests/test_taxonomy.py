@@ -1,6 +1,6 @@
 import pytest
 
-from models.taxonomy import MIIT_CLASSES, TaxonomyError, load_taxonomy
+from tousu.models.taxonomy import MIIT_CLASSES, TaxonomyError, load_taxonomy
 
 REQUIRED = {
     "BIL": "资费", "MIS": "营销", "CHG": "服务", "NET": "网络", "INS": "服务", "HOT": "服务",

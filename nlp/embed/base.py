@@ -59,7 +59,7 @@ class Embedder(ABC):
 
     def to_bertopic(self):
         """This embedder as a BERTopic ``embedding_model``."""
-        from nlp.embed.bertopic_backend import BERTopicBackend
+        from tousu.nlp.embed.bertopic_backend import BERTopicBackend
 
         return BERTopicBackend(self)
 

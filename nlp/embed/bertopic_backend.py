@@ -8,7 +8,7 @@ try:
 except ImportError:  # pragma: no cover - bertopic is a core dependency
     raise ImportError("using an embedder with BERTopic needs bertopic: pip install bertopic") from None
 
-from nlp.embed.base import Embedder
+from tousu.nlp.embed.base import Embedder
 
 
 class BERTopicBackend(BaseEmbedder):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.embed.base import Embedder
-from nlp.paths import cache_dir as default_cache_dir
+from tousu.nlp.embed.base import Embedder
+from tousu.nlp.paths import cache_dir as default_cache_dir
 
 _LOOKUP_BATCH = 500  # stays under SQLite's limit on bound parameters
 

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from nlp.embed.base import l2_normalize
+from tousu.nlp.embed.base import l2_normalize
 
 
 class MeanCenterer(TransformerMixin, BaseEstimator):

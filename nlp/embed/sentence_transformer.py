@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.embed.base import Embedder
+from tousu.nlp.embed.base import Embedder
 
 
 class SentenceTransformerEmbedder(Embedder):

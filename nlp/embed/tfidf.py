@@ -14,8 +14,8 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from nlp.embed.base import Embedder
-from nlp.segment import get_segmenter
+from tousu.nlp.embed.base import Embedder
+from tousu.nlp.segment import get_segmenter
 
 
 class TfidfSVDEmbedder(Embedder, BaseEstimator):

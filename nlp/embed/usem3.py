@@ -22,7 +22,7 @@ from itertools import chain
 
 import numpy as np
 
-from nlp.embed.base import Embedder
+from tousu.nlp.embed.base import Embedder
 
 
 class USEm3Embedder(Embedder):

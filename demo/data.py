@@ -1,6 +1,6 @@
 """Synthetic demo data with planted effects: complaint work orders, satisfaction surveys, ground truth.
 
-``python -m tousu.demo_data [--out DIR] [--seed N] [--complaints N]`` writes into ``data/demo/``:
+``python -m tousu.demo.data [--out DIR] [--seed N] [--complaints N]`` writes into ``data/demo/``:
 
 * ``complaints.csv`` – work orders as a telecom quality team exports them (text, times, channel,
   the agent's category with some noise);
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from models.taxonomy import load_taxonomy
-from nlp.paths import data_dir
+from tousu.models.taxonomy import load_taxonomy
+from tousu.nlp.paths import data_dir
 
 DEFAULT_SEED = 20261122
 DEFAULT_COMPLAINTS = 3000
@@ -1112,7 +1112,7 @@ def planted_effects(seed: int, n_complaints: int) -> dict:
     order = sorted(CODES, key=lambda code: -CSAT_DROP[code])
     return {
         "synthetic": True,
-        "generator": "python -m tousu.demo_data",
+        "generator": "python -m tousu.demo.data",
         "seed": seed,
         "n_complaints": n_complaints,
         "period": {"start": PERIOD_START.isoformat(), "end": PERIOD_END.isoformat(), "snapshot": _fmt(SNAPSHOT)},
@@ -1155,7 +1155,7 @@ def planted_effects(seed: int, n_complaints: int) -> dict:
 def _readme(seed: int, n_complaints: int) -> str:
     taxonomy = load_taxonomy()
     effects = planted_effects(seed, n_complaints)
-    command = "python -m tousu.demo_data" + ("" if seed == DEFAULT_SEED else f" --seed {seed}") + \
+    command = "python -m tousu.demo.data" + ("" if seed == DEFAULT_SEED else f" --seed {seed}") + \
         ("" if n_complaints == DEFAULT_COMPLAINTS else f" --complaints {n_complaints}")
     table = "\n".join(
         f"| {code} | {taxonomy.name_of(code)} | {CATEGORY_MIX[code]:.0%} | −{CSAT_DROP[code]} "
@@ -1244,7 +1244,7 @@ def generate_demo_data(out_dir: Path | None = None, seed: int = DEFAULT_SEED,
     ])
     _write_csv(paths["truth"], TRUTH_COLUMNS, [(c["ticket"], c["category"]) for c in complaints])
     paths["planted_effects"].write_text(
-        "# Planted effects of the synthetic demo data; written by python -m tousu.demo_data, do not edit.\n"
+        "# Planted effects of the synthetic demo data; written by python -m tousu.demo.data, do not edit.\n"
         + yaml.safe_dump(planted_effects(seed, n_complaints), allow_unicode=True, sort_keys=False, width=200),
         encoding="utf-8",
     )
@@ -1253,7 +1253,7 @@ def generate_demo_data(out_dir: Path | None = None, seed: int = DEFAULT_SEED,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tousu.demo_data", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tousu.demo.data", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="output folder (default: data/demo)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--complaints", type=int, default=DEFAULT_COMPLAINTS,

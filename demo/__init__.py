@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.jobs import classify_job, train_job
-from models.store import ModelStoreError, read_manifest
-from nlp.paths import data_dir
-from tousu.report import link_job, summary_lines
+from tousu.jobs.classify import classify_job
+from tousu.jobs.link import link_job
+from tousu.jobs.train import train_job
+from tousu.models.store import ModelStoreError, read_manifest
+from tousu.nlp.paths import data_dir
+from tousu.report import summary_lines
 
 AGENT_LABEL_COLUMN = "人工分类"
 CORPUS_FITTED_EMBEDDERS = ("tfidf",)
@@ -23,7 +25,7 @@ def demo_files(out_dir: Path, complaints: int | None = None) -> dict[str, Path]:
     files = {"complaints": bundled / "complaints.csv", "surveys": bundled / "surveys.csv"}
     if complaints is None and all(path.is_file() for path in files.values()):
         return files
-    from tousu.demo_data import generate_demo_data
+    from tousu.demo.data import generate_demo_data
 
     generated = generate_demo_data(out_dir / "data", **({"n_complaints": complaints} if complaints else {}))
     return {"complaints": generated["complaints"], "surveys": generated["surveys"]}

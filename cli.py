@@ -5,11 +5,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from nlp.clean import CleanOptions
-from nlp.embed import DEFAULT_EMBEDDER, EMBEDDER_NAMES
-from models.store import ModelStoreError
-from models.taxonomy import TaxonomyError
-from nlp.tables import InputError
+from tousu.models.store import ModelStoreError
+from tousu.models.taxonomy import TaxonomyError
+from tousu.nlp.clean import CleanOptions
+from tousu.nlp.embed import DEFAULT_EMBEDDER, EMBEDDER_NAMES
+from tousu.nlp.tables import InputError
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -57,14 +57,14 @@ def _clean_options(args) -> CleanOptions:
 
 
 def _cmd_clean(args) -> None:
-    from nlp.jobs import clean_file
+    from tousu.nlp.jobs import clean_file
 
     summary = clean_file(args.input, args.output, _clean_options(args), **_reader_options(args))
     print("\n".join(summary.lines()))
 
 
 def _cmd_embed(args) -> None:
-    from nlp.jobs import embed_file
+    from tousu.nlp.jobs import embed_file
 
     summary = embed_file(
         args.input, args.output, embedder=args.embedder, center=args.center, batch_size=args.batch_size,
@@ -74,7 +74,7 @@ def _cmd_embed(args) -> None:
 
 
 def _cmd_train(args) -> None:
-    from models.jobs import train_job
+    from tousu.jobs.train import train_job
 
     model_dir, manifest = train_job(
         args.input, output=args.output, label_col=args.label_col, taxonomy_path=args.taxonomy,
@@ -105,7 +105,7 @@ def _cmd_train(args) -> None:
 
 
 def _cmd_classify(args) -> None:
-    from models.jobs import classify_job
+    from tousu.jobs.classify import classify_job
 
     summary = classify_job(args.model_dir, args.input, args.output, chunk_rows=args.chunk_rows,
                            cache=not args.no_cache, options=_clean_options(args), store=args.store,
@@ -116,7 +116,7 @@ def _cmd_classify(args) -> None:
 def _cmd_evaluate(args) -> None:
     import json
 
-    from models.jobs import evaluate_job
+    from tousu.jobs.evaluate import evaluate_job
 
     report = evaluate_job(args.model_dir, args.input, args.label_col, cache=not args.no_cache,
                           options=_clean_options(args), **_reader_options(args))
@@ -124,7 +124,7 @@ def _cmd_evaluate(args) -> None:
 
 
 def _cmd_topics(args) -> None:
-    from models.jobs import topic_tree_lines, topics_over_time, topics_table
+    from tousu.jobs.evaluate import topic_tree_lines, topics_over_time, topics_table
 
     if args.hierarchy:
         print("\n".join(topic_tree_lines(args.model_dir)))
@@ -142,7 +142,8 @@ def _cmd_topics(args) -> None:
 
 
 def _cmd_link(args) -> None:
-    from tousu.report import link_job, summary_lines
+    from tousu.jobs.link import link_job
+    from tousu.report import summary_lines
 
     report = link_job(args.classified, args.surveys, args.output, key=args.key, date_col=args.date_col,
                       freq=args.freq, growth_threshold=args.growth_threshold, charts=not args.no_charts,
@@ -159,7 +160,7 @@ def _cmd_demo(args) -> None:
     if args.no_explore:
         print(f"\nexplore it with: tousu explore --store {written['store']}")
         return
-    from explorer.launch import DEFAULT_PORT, run_explorer
+    from tousu.explorer.launch import DEFAULT_PORT, run_explorer
 
     print()
     _stop_with_explorer_code(run_explorer(written["store"], port=args.port or DEFAULT_PORT,
@@ -167,7 +168,7 @@ def _cmd_demo(args) -> None:
 
 
 def _cmd_explore(args) -> None:
-    from explorer.launch import DEFAULT_PORT, run_explorer
+    from tousu.explorer.launch import DEFAULT_PORT, run_explorer
 
     _stop_with_explorer_code(run_explorer(args.store, port=args.port or DEFAULT_PORT, open_browser=not args.no_browser))
 

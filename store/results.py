@@ -48,9 +48,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from models.satisfaction import MISSING_GROUP, REPEAT_YES, SCORE_RANGES, TOTAL_LABEL
-from nlp.clean import mask_pii, to_halfwidth
-from nlp.tables import KNOWN_ID_COLUMNS
+from tousu.analysis.satisfaction import MISSING_GROUP, REPEAT_YES, SCORE_RANGES, TOTAL_LABEL
+from tousu.nlp.clean import mask_pii, to_halfwidth
+from tousu.nlp.tables import KNOWN_ID_COLUMNS
 
 FORMAT = "tousu-results"
 SCHEMA_VERSION = 3
@@ -539,15 +539,15 @@ class ResultsStore:
     def record_model(self, model_dir: str | Path, manifest: dict | None = None, topic_model=None) -> str:
         """Record a model version and its topics (with a 2-D map); returns the version key.
 
-        topic_model: the model's :class:`models.topics.TopicModel` if already loaded; else it
+        topic_model: the model's :class:`tousu.models.topics.TopicModel` if already loaded; else it
             is loaded from ``model_dir/topics`` when the model has topics.
         """
-        from models.store import read_manifest
+        from tousu.models.store import read_manifest
 
         key = model_version_key(model_dir)
         manifest = manifest if manifest is not None else read_manifest(model_dir, verify=False)
         if topic_model is None and (Path(model_dir) / "topics").is_dir():
-            from models.topics import TopicModel
+            from tousu.models.topics import TopicModel
 
             topic_model = TopicModel.load(Path(model_dir) / "topics")
         taxonomy = manifest.get("taxonomy", {})
@@ -676,7 +676,7 @@ class ResultsStore:
 
     def kpis(self, filters: Filters = Filters()) -> pd.DataFrame:
         """Handling KPIs per category and overall (last row, ``(全部)``), computed in DuckDB with
-        the definitions of :func:`models.satisfaction.kpis` (no escalation rate): ``group``,
+        the definitions of :func:`tousu.analysis.satisfaction.kpis` (no escalation rate): ``group``,
         ``n``, ``responded_24h_share``, ``resolved_48h_share``, ``open_share``,
         ``median_response_h``, ``median_resolution_h``, ``repeat_rate``, ``bad_timestamps``.
 

@@ -1,0 +1,89 @@
+"""The job behind ``tousu classify``."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from tousu.jobs.train import _confidence_params
+from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
+from tousu.nlp.clean import CleanOptions
+from tousu.nlp.jobs import JobSummary, QuarantineWriter, clean_chunks
+from tousu.nlp.tables import TableReader, TableWriter
+
+
+def classify_job(
+    model_dir: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    chunk_rows: int = 5000,
+    cache: bool = True,
+    options: CleanOptions = CleanOptions(),
+    progress: bool = True,
+    store=None,
+    source_name: str | None = None,
+    on_chunk: Callable[[JobSummary], None] | None = None,
+    min_confidence: float | None = None,
+    threshold: float | None = None,
+    **reader_options,
+) -> JobSummary:
+    """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS`.
+
+    store: a results store (a DuckDB path, or an open :class:`tousu.store.ResultsStore`)
+        that also receives the model version with its topics, and every classified chunk,
+        upserted by id (so re-running the job duplicates nothing), with the texts' sentence
+        vectors for the explorer's similar-complaint search. A path is opened for each chunk
+        only, so an explorer on the same store keeps working during the job.
+    source_name: how the store names the input (default: ``input_path``).
+    on_chunk: called with the running summary after each chunk, e.g. to move a progress bar.
+    min_confidence, threshold: override the model's (see :class:`tousu.models.classifier.CategoryClassifier`).
+    """
+    model = ComplaintModel.load(model_dir, cache=cache)
+    model.classifier_.set_params(**_confidence_params(min_confidence, threshold))
+    reader = TableReader(input_path, chunk_rows=chunk_rows, **reader_options)
+    summary = JobSummary(str(input_path), str(output_path))
+    with _results_store(store) as results, TableWriter(output_path) as writer, \
+            QuarantineWriter(output_path, summary) as quarantine, \
+            tqdm(desc="classify", unit="rows", disable=not progress) as bar:
+        version = space = None
+        if results is not None:
+            from tousu.store import vector_space
+
+            version = results.record_model(model_dir, model.manifest_, model.topic_model_)
+            space = vector_space(model.manifest_)
+        for chunk in clean_chunks(reader, options, progress=False):
+            summary.add(chunk)
+            quarantine.write(chunk.quarantine)
+            if len(chunk.kept):
+                texts = chunk.kept[reader.text_col].tolist()
+                vectors = model.embed(texts)
+                predicted = model.predict(texts, embeddings=vectors)
+                kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
+                classified = pd.concat([kept, predicted], axis=1)
+                writer.write(classified)
+                if results is not None:
+                    results.upsert_complaints(classified, reader.text_col, reader.id_col, model_version=version,
+                                              source_file=source_name or str(input_path), vectors=vectors,
+                                              embedder=space)
+            bar.update(chunk.rows_read)
+            if on_chunk is not None:
+                on_chunk(summary)
+    summary.details.update(model=str(model_dir), text_column=reader.text_col, id_column=reader.id_col)
+    if results is not None:
+        summary.details["store"] = str(results.path)
+    return summary
+
+
+@contextmanager
+def _results_store(store):
+    """The results store to write to: none, the caller's, or one that opens the file for each
+    write only."""
+    if store is None:
+        yield None
+        return
+    from tousu.store import ResultsStore
+
+    yield store if isinstance(store, ResultsStore) else ResultsStore(store, hold=False)

@@ -1,0 +1,49 @@
+"""The job behind ``tousu link``: read both tables, build the report, write it (and the store)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from tousu.analysis.report import LinkReport, build_report
+from tousu.nlp.tables import TableReader
+from tousu.report import write_report
+
+
+def read_side_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
+    """A whole table as text, index = spreadsheet row numbers (errors name the file)."""
+    return TableReader(path, sheet=sheet).rows()
+
+
+def link_job(
+    classified: str | Path,
+    surveys: str | Path,
+    out_dir: str | Path,
+    key: str = "工单号",
+    date_col: str = "受理时间",
+    freq: str = "W",
+    growth_threshold: float = 0.5,
+    charts: bool = True,
+    store: str | Path | None = None,
+    complaint_id: str | None = None,
+    baseline: str = "auto",
+    recent_periods: int | None = None,
+) -> LinkReport:
+    """Read both tables, build the report, write it to ``out_dir`` (and the store, if given).
+
+    The store is opened first, so that a file that is no results store, or one that stays
+    locked, fails before the report is built; it is held only for the write at the end.
+    """
+    results = None
+    if store is not None:
+        from tousu.store import ResultsStore
+
+        results = ResultsStore(store, hold=False)
+    complaints, survey_table = read_side_table(classified), read_side_table(surveys)
+    report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
+                          growth_threshold=growth_threshold, complaint_id=complaint_id, baseline=baseline,
+                          recent_periods=recent_periods)
+    report.summary["files"] = [str(p) for p in write_report(report, out_dir, charts=charts)]
+    if results is not None:
+        results.upsert_surveys(survey_table, key_column=key, source_file=str(surveys))
+    return report

