@@ -1,5 +1,7 @@
 import json
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tousu.models.store import ModelStoreError, next_version_dir, read_manifest, write_manifest, writing_model
@@ -71,3 +73,29 @@ def test_newer_format_versions_are_refused_with_advice(tmp_path):
     (tmp_path / "v1" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelStoreError, match="format version 99 is not supported"):
         read_manifest(tmp_path / "v1")
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_model_written_before_the_package_layout_still_loads_and_predicts_the_same():
+    # Written by tousu at fc99a21, when the default model folder was the checkout's models/.
+    from tousu import load
+
+    expected = pd.read_csv(FIXTURES / "model-0.1.0.predictions.csv", dtype={"categories": str}, keep_default_na=False)
+    predicted = load(FIXTURES / "model-0.1.0").predict(expected["text"].tolist())
+    assert predicted["category"].tolist() == expected["category"].tolist()
+    assert predicted["confidence"].to_numpy() == pytest.approx(expected["confidence"].to_numpy(), abs=1e-6)
+
+
+def test_the_default_model_directory_is_user_data_outside_the_code(monkeypatch, tmp_path):
+    from tousu.nlp.paths import PACKAGE_ROOT, models_dir
+
+    monkeypatch.delenv("TOUSU_MODELS_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert models_dir() == tmp_path / "tousu" / "models"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert models_dir() == Path.home() / ".local" / "share" / "tousu" / "models"
+    assert PACKAGE_ROOT not in models_dir().parents
+    monkeypatch.setenv("TOUSU_MODELS_DIR", str(tmp_path / "mine"))
+    assert models_dir() == tmp_path / "mine"
