@@ -8,7 +8,7 @@ from pathlib import Path
 from tousu.models.store import ModelStoreError
 from tousu.models.taxonomy import TaxonomyError
 from tousu.nlp.clean import CleanOptions
-from tousu.nlp.embed import DEFAULT_EMBEDDER, EMBEDDER_NAMES
+from tousu.nlp.embed import DEFAULT_EMBEDDER, embedder_names
 from tousu.nlp.tables import InputError
 
 
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed = commands.add_parser("embed", help="clean and embed a complaint table into a .npy matrix")
     embed.add_argument("input", help="CSV, TSV, XLSX, Parquet or JSONL file")
     embed.add_argument("-o", "--output", required=True, help="output .npy file (row ids go to OUTPUT.ids.txt)")
-    embed.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"one of {', '.join(EMBEDDER_NAMES)}")
+    embed.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"one of {', '.join(embedder_names())}")
     embed.add_argument("--center", action="store_true", help="subtract the corpus mean and re-normalise")
     embed.add_argument("--batch-size", type=int, help="texts per batch")
     embed.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")

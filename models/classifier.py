@@ -57,6 +57,10 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     self_training: zero-shot mode refines itself on its confident predictions.
     C: inverse regularisation of the linear model.
     embedding_weight: scale of the embedding block next to the TF-IDF blocks.
+
+    After ``fit``, ``classes_`` are the labels :meth:`predict_proba` gives a column each,
+    in both modes (zero-shot: the taxonomy codes it can predict); below ``min_confidence``
+    the prediction is ``other_label_`` instead.
     """
 
     def __init__(
@@ -131,6 +135,8 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         prototypes = np.vstack(vectors)
         self.prototypes_ = prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)
         self.prototype_codes_ = np.array([c.code for c in categories], dtype=object)
+        # Self-training, when it runs, narrows these to the codes its pseudo-labels use.
+        self.classes_ = self.prototype_codes_
         self.keywords_ = [list(c.keywords) for c in categories]
 
     def _zero_shot_proba(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
@@ -213,17 +219,13 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             return _softmax(scores / self.score_scale_)
         return self._zero_shot_proba(texts, embeddings)
 
-    @property
-    def labels_order_(self) -> np.ndarray:
-        return self.classes_ if hasattr(self, "coef_") else self.prototype_codes_
-
     def predict(self, texts, embeddings: np.ndarray | None = None) -> np.ndarray:
         return self.assign(texts, embeddings)["category"]
 
     def assign(self, texts, embeddings: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Primary category, confidence, and all categories above ``threshold`` (``|``-joined)."""
         proba = self.predict_proba(texts, embeddings)
-        order = self.labels_order_
+        order = self.classes_
         best = proba.argmax(axis=1)
         confidence = proba[np.arange(len(proba)), best]
         floor = self.min_confidence if self.min_confidence is not None else (
@@ -272,6 +274,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         if "prototypes" in arrays:
             model.prototypes_ = arrays["prototypes"]
             model.prototype_codes_ = np.array(config["prototype_codes"], dtype=object)
+            model.classes_ = model.prototype_codes_
             model.keywords_ = config["keywords"]
         if "coef" in arrays:
             model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]

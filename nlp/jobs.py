@@ -169,7 +169,7 @@ def embed_file(
     table, quarantined = read_cleaned(reader, options, summary)
     texts, ids = table[reader.text_col].tolist(), table[reader.id_col].astype(str).tolist()
     model = get_embedder(embedder, cache=cache)
-    if hasattr(model, "fit"):  # corpus-fitted embedders (tfidf) learn from this input
+    if model.requires_fit:  # corpus-fitted embedders (tfidf) learn from this input
         model.fit(texts)
     vectors = model.encode(texts, batch_size=batch_size, show_progress=progress)
     if center and len(vectors):

@@ -25,6 +25,15 @@ def test_zero_shot_from_the_taxonomy_alone(data):
     assert set(predicted) <= set(load_taxonomy().codes)
 
 
+@pytest.mark.parametrize("self_training", [True, False])
+def test_zero_shot_sets_classes_to_the_codes_it_can_predict(data, self_training):
+    texts, _, embedder, vectors = data
+    model = CategoryClassifier(load_taxonomy(), embedder, self_training=self_training).fit(texts, embeddings=vectors)
+    assert set(model.classes_) <= set(load_taxonomy().codes) - {load_taxonomy().other_code}
+    assert model.predict_proba(texts[:3], embeddings=vectors[:3]).shape == (3, len(model.classes_))
+    assert set(model.predict(texts, embeddings=vectors)) <= {*model.classes_, model.other_label_}
+
+
 def test_supervised_learns_the_labels(data):
     texts, gold, embedder, vectors = data
     model = CategoryClassifier(embedder=embedder).fit(texts[::2], gold[::2], embeddings=vectors[::2])
@@ -76,6 +85,7 @@ def test_save_and_load_give_identical_predictions(tmp_path, data, supervised):
     model.save(tmp_path)
     assert not list(tmp_path.glob("*.pkl"))
     loaded = CategoryClassifier.load(tmp_path, taxonomy=load_taxonomy(), embedder=embedder)
+    assert loaded.classes_.tolist() == model.classes_.tolist()
     np.testing.assert_allclose(loaded.predict_proba(texts, embeddings=vectors),
                                model.predict_proba(texts, embeddings=vectors), atol=1e-5)
 

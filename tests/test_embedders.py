@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from tousu.nlp.embed import CachedEmbedder, MeanCenterer, get_embedder
+from tousu.nlp.embed import (
+    CachedEmbedder,
+    CenteredEmbedder,
+    MeanCenterer,
+    embedder_class,
+    embedder_names,
+    get_embedder,
+    register_embedder,
+    registry,
+)
 from tousu.nlp.embed.base import Embedder
 from tousu.nlp.embed.sentence_transformer import SentenceTransformerEmbedder
 from tousu.nlp.embed.tfidf import TfidfSVDEmbedder
@@ -170,3 +179,48 @@ def test_embedder_works_as_a_bertopic_embedding_model(usem3):
     backend = select_backend(usem3.to_bertopic())
     vectors = backend.embed_documents(COMPLAINTS[:2])
     np.testing.assert_allclose(vectors, usem3.encode(COMPLAINTS[:2]), atol=1e-6)
+
+
+def test_a_registered_embedder_is_built_by_name_and_listed(monkeypatch, tmp_path):
+    monkeypatch.setattr(registry, "EMBEDDERS", dict(registry.EMBEDDERS))
+
+    class Hashing(CountingEmbedder):
+        spec_argument = "<label>"
+
+        @classmethod
+        def from_spec(cls, argument=None, cache_dir=None):
+            return cls(name=f"hashing-{argument}")
+
+    assert register_embedder("hashing", Hashing) is Hashing
+    assert embedder_names()[-1] == "hashing:<label>"
+    embedder = get_embedder("hashing:x", cache_dir=tmp_path)
+    assert isinstance(embedder, CachedEmbedder) and embedder.name == "hashing-x"
+    assert embedder.path.is_relative_to(tmp_path)
+    with pytest.raises(ValueError, match="hashing:<label>"):
+        get_embedder("hashing")  # its spec needs the argument
+    with pytest.raises(ValueError, match="taken by Hashing"):
+        register_embedder("hashing", CountingEmbedder)
+    with pytest.raises(ValueError, match="without ':'"):
+        register_embedder("a:b", CountingEmbedder)
+    with pytest.raises(TypeError, match="not a subclass of Embedder"):
+        register_embedder("plain", object)
+
+
+def test_only_the_corpus_fitted_embedder_requires_fit_and_it_is_never_cached():
+    assert [name for name in ("usem3", "e5", "tfidf", "st:x") if embedder_class(name).requires_fit] == ["tfidf"]
+    assert isinstance(get_embedder("tfidf"), TfidfSVDEmbedder)
+    assert isinstance(get_embedder("st:x"), CachedEmbedder)
+
+
+def test_centered_embedder_is_an_embedder_with_a_name_of_its_own():
+    inner = CountingEmbedder()
+    raw = inner.encode(COMPLAINTS)
+    centerer = MeanCenterer().fit(raw)
+    centered = CenteredEmbedder(inner, centerer)
+    assert isinstance(centered, Embedder) and centered.dim == inner.dim
+    np.testing.assert_allclose(centered.encode(COMPLAINTS, batch_size=2), centerer.transform(raw), atol=1e-6)
+    assert centered.encode([]).shape == (0, 3)
+    # Cached vectors are keyed by name: centred and raw ones must not share one.
+    assert centered.name != inner.name
+    assert CenteredEmbedder(inner, centerer, center=False).name == inner.name
+    np.testing.assert_array_equal(CenteredEmbedder(inner, centerer, center=False).encode(COMPLAINTS), raw)

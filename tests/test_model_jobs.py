@@ -4,13 +4,16 @@ import shutil
 import pandas as pd
 import pytest
 from complaint_fixtures import labelled_complaints
+from sklearn.base import clone
 
 from tousu.cli import main
 from tousu.jobs.classify import classify_job
 from tousu.jobs.evaluate import evaluate_job, topic_tree_lines, topics_over_time, topics_table
 from tousu.jobs.train import train_job
+from tousu.models.classifier import CategoryClassifier
 from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from tousu.models.store import ModelStoreError
+from tousu.models.topics import TopicModel
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +231,22 @@ def test_confidence_floor_and_threshold_can_be_set_when_training_and_classifying
     assert manifest["params"]["classifier_params"] == {"min_confidence": 0.5}
     with pytest.raises(SystemExit, match="2"):
         main(["classify", str(model_dir), str(complaints), "-o", str(tmp_path / "x.csv"), "--min-confidence", "1.5"])
+
+
+def test_sub_models_are_given_as_objects_and_survive_cloning_saving_and_loading(complaints, tmp_path):
+    table = pd.read_csv(complaints).dropna(subset=["内容"])
+    texts, labels = table["内容"].tolist(), table["类别"].tolist()
+    given = CategoryClassifier(min_confidence=0.5, C=2.0)
+    model = ComplaintModel(classifier=given, topic_model=TopicModel(min_topic_size=7), topics=False)
+    assert model.get_params()["classifier__C"] == 2.0
+    clone(model).set_params(classifier__C=3.0)
+    assert given.C == 2.0
+    model.fit(texts, labels, show_progress=False)
+    assert not hasattr(given, "mode_")  # the model fits a copy
+    assert model.classifier_.min_confidence == 0.5 and model.classifier_.taxonomy is model.taxonomy_
+    manifest = model.save(tmp_path / "m")
+    assert manifest["params"]["classifier_params"] == {"min_confidence": 0.5, "C": 2.0}
+    assert manifest["params"]["topic_params"] == {"min_topic_size": 7}
+    loaded = ComplaintModel.load(tmp_path / "m")
+    assert loaded.get_params()["classifier__C"] == 2.0 and loaded.get_params()["topic_model__min_topic_size"] == 7
+    pd.testing.assert_frame_equal(loaded.predict(texts[:20]), model.predict(texts[:20]))

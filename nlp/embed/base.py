@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -31,6 +32,19 @@ class Embedder(ABC):
 
     name: str = "embedder"
     batch_size: int = 64
+    #: Fitted on each corpus (``fit(texts)`` before ``encode``), so its vectors mean nothing
+    #: outside that corpus: it is not cached and no saved model can keep it.
+    requires_fit: bool = False
+    #: What follows ``name:`` in a :func:`~tousu.nlp.embed.get_embedder` spec, as help shows
+    #: it (``"<name-or-path>"``); ``None`` when the spec is the bare name.
+    spec_argument: str | None = None
+
+    @classmethod
+    def from_spec(cls, argument: str | None = None, cache_dir: str | Path | None = None) -> Embedder:
+        """The embedder a spec names: ``argument`` is what follows ``name:`` (``None`` when
+        :attr:`spec_argument` is), ``cache_dir`` the root for files the embedder keeps.
+        Override when the constructor needs either."""
+        return cls()
 
     @property
     @abstractmethod

@@ -484,6 +484,11 @@ class E5Embedder(Embedder):
             self.name = f"e5-small-{precision}"
         self._model = None
 
+    @classmethod
+    def from_spec(cls, argument: str | None = None, cache_dir: Path | None = None) -> E5Embedder:
+        # The rebuilt model folder lives under the same cache root as the embedding cache.
+        return cls(cache_dir=cache_dir)
+
     @property
     def model(self):
         if self._model is None:

@@ -17,12 +17,17 @@ class SentenceTransformerEmbedder(Embedder):
     """
 
     batch_size = 32
+    spec_argument = "<name-or-path>"
 
     def __init__(self, model: str, prefix: str = "", device: str = "cpu"):
         self.model = model
         self.prefix = prefix
         self.device = device
         self._model = None
+
+    @classmethod
+    def from_spec(cls, argument: str | None = None, cache_dir: str | Path | None = None) -> SentenceTransformerEmbedder:
+        return cls(argument)
 
     @property
     def name(self) -> str:

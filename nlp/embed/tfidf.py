@@ -20,6 +20,7 @@ from tousu.nlp.segment import get_segmenter
 
 class TfidfSVDEmbedder(Embedder, BaseEstimator):
     batch_size = 4096
+    requires_fit = True
 
     def __init__(self, n_components: int = 256, min_df: int = 2, random_state: int = 0):
         self.n_components = n_components
