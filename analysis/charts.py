@@ -50,15 +50,18 @@ POINT_RADIUS = 7  # px: a circle of size 160
 PERFORMANCE_AXES = {"CSAT": ("满意度（平均 CSAT）", "平均 CSAT", ".2f"), "NPS": ("满意度（NPS，分）", "NPS", ".0f")}
 
 
-def quadrant_chart(table: pd.DataFrame, label: str = "driver_name", x_split: float | None = None,
-                   y_split: float | None = None, title: str = "重要性 × 满意度矩阵", score: str = "CSAT") -> alt.Chart:
+def quadrant_chart(quadrant: pd.DataFrame, label: str = "driver_name", title: str = "重要性 × 满意度矩阵",
+                   score: str = "CSAT") -> alt.Chart:
     """Importance (share of explained variance) against performance (the category's mean CSAT,
-    or its NPS for ``score="NPS"``), split into four zones.
+    or its NPS for ``score="NPS"``), split into four zones at the lines that placed them.
 
+    quadrant: :func:`tousu.analysis.drivers.quadrant`'s table; the categories it placed are drawn.
     Every category is named: each name is placed next to its point where it overlaps no
     other name or point, farther out with a leader line where the points crowd."""
-    x_split = table["importance_share"].mean() if x_split is None else x_split
-    y_split = table["performance"].mean() if y_split is None else y_split
+    table = quadrant.dropna(subset=["quadrant"])
+    total = quadrant["importance"].sum()
+    x_split = float(table["importance_split"].iloc[0] / total) if total and len(table) else 0.0
+    y_split = float(table["performance_split"].iloc[0]) if len(table) else 0.0
     data = table.dropna(subset=["importance_share", "performance"]).reset_index(drop=True)
     x_domain = _padded_domain(pd.concat([data["importance_share"], pd.Series([0.0, x_split])]), zero=True)
     y_domain = _padded_domain(pd.concat([data["performance"], pd.Series([y_split])]))

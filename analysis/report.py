@@ -1,9 +1,10 @@
 """``tousu link``: the satisfaction report of a classified complaint table and a survey table.
 
-:func:`build_report` computes every table of the monthly satisfaction meeting from
-:mod:`tousu.analysis.satisfaction`; :func:`write_report` writes them as CSV (English
-snake_case columns, for scripts), one XLSX workbook with a sheet each (Chinese
-sheet names and headers, for analysts) and PNG/HTML charts.
+:func:`build_report` computes every table of the monthly satisfaction meeting with the
+analysis modules (linking, scores, drivers, volumes, KPIs), the same functions the explorer
+calls; :func:`tousu.report.write_report` writes them as CSV (English snake_case columns, for
+scripts), one XLSX workbook with a sheet each (Chinese sheet names and headers, for analysts)
+and PNG/HTML charts.
 """
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tousu.analysis import satisfaction as sat
+from tousu.analysis.conventions import BASELINE_CODE, BASELINE_LABEL, LinkError, parse_timestamps
+from tousu.analysis.drivers import driver_table, indicator_matrix, score_quadrant
+from tousu.analysis.kpis import kpis
+from tousu.analysis.linking import link
+from tousu.analysis.scores import breakdown, group_scores
+from tousu.analysis.volumes import RECENT_PERIODS, growth_alerts, pareto, trends, without_incomplete_last_period
+from tousu.models.drivers import MAX_SHAPLEY_PREDICTORS, DriverModel
 
 SCORES = ("CSAT", "NPS")
 TICKET_ID = "工单号"
-DRIVER_METHODS = {"shapley": "Shapley值分解（精确）", "relative_weights": "相对权重法（Johnson）"}
 BREAKDOWN_DIMENSIONS = ("省份", "渠道", "客户类型", "触点")
 
 # name → (XLSX sheet, what it holds); the order is the workbook's.
@@ -81,46 +87,43 @@ def build_report(
     baseline: str = "auto",
     recent_periods: int | None = None,
 ) -> LinkReport:
-    """Every table of the report.  Raises :class:`tousu.analysis.satisfaction.LinkError` on unusable input.
+    """Every table of the report.  Raises :class:`tousu.analysis.conventions.LinkError` on unusable input.
 
     complaint_id: the complaints' own id column (default: ``工单号`` when the table has it,
         else the key); with ``key="客户号"`` it keeps a customer's several complaints apart.
-    baseline: :func:`tousu.analysis.satisfaction.link`'s rule for respondents without complaint.
+    baseline: :func:`tousu.analysis.linking.link`'s rule for respondents without complaint.
     recent_periods: growth-alert window in periods (default: about four weeks,
-        :data:`tousu.analysis.satisfaction.RECENT_PERIODS`).
+        :data:`tousu.analysis.volumes.RECENT_PERIODS`).
 
     Every sheet counts the same complaints, ``linked.complaints``: repeated ticket ids are
     dropped (and listed in ``problems``), everything else is kept.
     """
     if "category" not in complaints:
-        raise sat.LinkError(
+        raise LinkError(
             "the complaint table has no 'category' column: give the output of `tousu classify`")
     if complaint_id is None:
         complaint_id = TICKET_ID if TICKET_ID in complaints else key
-    linked = sat.link(complaints, surveys, key=key, score_cols=SCORES, complaint_id=complaint_id, baseline=baseline)
+    linked = link(complaints, surveys, key=key, score_cols=SCORES, complaint_id=complaint_id, baseline=baseline)
     kept = linked.complaints
     names = _category_names(kept)
     tables: dict[str, pd.DataFrame] = {}
     notes: list[str] = []
     extra: dict = {"complaint_id": complaint_id}
 
-    tables["category_scores"] = sat.group_scores(linked, by="category", n_boot=n_boot, seed=seed)
+    tables["category_scores"] = group_scores(linked, by="category", n_boot=n_boot, seed=seed)
     if "topic_label" in kept:
-        tables["topic_scores"] = sat.group_scores(linked, by="topic_label", n_boot=n_boot, seed=seed)
+        tables["topic_scores"] = group_scores(linked, by="topic_label", n_boot=n_boot, seed=seed)
     link_summary = linked.summary()
     notes += _linkage_notes(link_summary, linked.baseline_rule, key)
 
-    indicators = sat.indicator_matrix(linked.joined, column="category")
+    indicators = indicator_matrix(linked.joined, column="category")
     r_squared, methods, references = {}, {}, {}
     for score in linked.score_cols:
-        target = linked.joined[score]
-        if target.notna().sum() < 3 or indicators.shape[1] == 0:
+        found = driver_table(linked.joined, score, names, seed=seed, indicators=indicators)
+        if found is None:
             notes.append(f"{score}: too few responses for a driver analysis")
             continue
-        model = sat.DriverModel(seed=seed).fit(indicators, target)
-        drivers = model.drivers_table()
-        drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))
-        drivers["method"] = DRIVER_METHODS[model.method_]
+        drivers, model = found
         tables[f"drivers_{score.lower()}"] = drivers
         r_squared[score] = round(float(model.r2_), 4)
         methods[score] = model.method_
@@ -132,10 +135,7 @@ def build_report(
                          f"({model.reference_}), the category with the highest mean {score}")
     extra |= {"driver_method": methods, "driver_reference": references}
     if "drivers_csat" in tables:
-        scores = tables["category_scores"]
-        baseline_csat = scores.loc[scores["is_baseline"], "csat_mean"]
-        baseline_csat = float(baseline_csat.iloc[0]) if len(baseline_csat) else None
-        tables["quadrant"] = sat.quadrant(tables["drivers_csat"], baseline=baseline_csat)
+        tables["quadrant"] = score_quadrant(tables["drivers_csat"], linked.joined, "CSAT")
         notes += _quadrant_notes(tables["quadrant"])
     elif "CSAT" not in linked.score_cols:
         notes.append("no importance × satisfaction quadrant: the survey table has no CSAT column and the "
@@ -143,11 +143,11 @@ def build_report(
     else:
         notes.append("no importance × satisfaction quadrant: too few CSAT responses for a driver analysis")
 
-    tables["pareto"] = sat.pareto(kept["category"])
+    tables["pareto"] = pareto(kept["category"])
     tables["pareto"].insert(1, "group_name", tables["pareto"]["group"].map(lambda code: names.get(code, code)))
 
     if date_col in kept:
-        window = recent_periods or sat.RECENT_PERIODS[freq]
+        window = recent_periods or RECENT_PERIODS[freq]
         tables["trends"], tables["alerts"], trend_notes, counts = _trends_and_alerts(
             kept, date_col, freq, growth_threshold, names, window)
         notes += trend_notes
@@ -157,9 +157,9 @@ def build_report(
 
     dimensions = [d for d in BREAKDOWN_DIMENSIONS if d in linked.joined]
     if dimensions:
-        tables["breakdown"] = sat.breakdown(linked, by=dimensions, n_boot=n_boot, seed=seed)
+        tables["breakdown"] = breakdown(linked, by=dimensions, n_boot=n_boot, seed=seed)
 
-    kpi_table = sat.kpis(kept, created=date_col)
+    kpi_table = kpis(kept, created=date_col)
     kpi_table.insert(1, "group_name", kpi_table["group"].map(lambda code: names.get(code, code)))
     tables["kpis"] = kpi_table
     notes += kpi_table.attrs.get("notes", [])
@@ -174,17 +174,17 @@ def build_report(
     return LinkReport(tables=tables, summary=summary, notes=notes)
 
 
-def _method_text(model: sat.DriverModel) -> str:
+def _method_text(model: DriverModel) -> str:
     p = model.n_features_in_
     categories = f"{p} {'category' if p == 1 else 'categories'}"
     if model.method_ == "shapley":
         return f"the exact Shapley decomposition of R² ({categories})"
     return (f"Johnson's relative weights ({categories}: the exact Shapley decomposition "
-            f"takes up to {sat.MAX_SHAPLEY_PREDICTORS})")
+            f"takes up to {MAX_SHAPLEY_PREDICTORS})")
 
 
 def _linkage_notes(s: dict, baseline_rule: str, key: str) -> list[str]:
-    """Notes on how the tables were joined, from :meth:`tousu.analysis.satisfaction.Linked.summary`."""
+    """Notes on how the tables were joined, from :meth:`tousu.analysis.linking.Linked.summary`."""
     notes = []
     if s["complaints_key_repeated"]:
         notes.append(f"{s['complaints_key_repeated']:,} complaints share their {key} with an earlier complaint: "
@@ -217,12 +217,12 @@ def _category_names(complaints: pd.DataFrame) -> dict[str, str]:
     if "category_name" not in complaints:
         return {}
     pairs = complaints[["category", "category_name"]].dropna().astype(str).drop_duplicates("category")
-    return dict(zip(pairs["category"], pairs["category_name"])) | {sat.BASELINE_CODE: sat.BASELINE_LABEL}
+    return dict(zip(pairs["category"], pairs["category_name"])) | {BASELINE_CODE: BASELINE_LABEL}
 
 
 def _trends_and_alerts(complaints, date_col, freq, threshold, names, recent_periods):
     """(trends by category, alerts, notes, counts of complaints left out of the trends)."""
-    by_category = sat.trends(complaints, date_col, by="category", freq=freq)
+    by_category = trends(complaints, date_col, by="category", freq=freq)
     by_category.insert(2, "group_name", by_category["group"].map(lambda code: names.get(code, code)))
     counts = {"trend_missing_timestamps": by_category.attrs["missing_timestamps"],
               "trend_bad_timestamps": by_category.attrs["bad_timestamps"]}
@@ -231,15 +231,16 @@ def _trends_and_alerts(complaints, date_col, freq, threshold, names, recent_peri
         notes.append(f"trends: {counts['trend_missing_timestamps']:,} complaints with an empty {date_col} and "
                      f"{counts['trend_bad_timestamps']:,} with one that cannot be read as a time are not counted")
     alerts = []
+    latest = parse_timestamps(complaints[date_col])[0].max()
     for dimension, column in (("category", "category"), ("topic", "topic_label")):
         if column not in complaints:
             continue
-        full = sat.trends(complaints, date_col, by=column, freq=freq)
-        table = _complete_periods(full, complaints[date_col], freq)
+        full = trends(complaints, date_col, by=column, freq=freq)
+        table = without_incomplete_last_period(full, latest, freq)
         if dimension == "category" and len(table) < len(full):
             notes.append(f"growth alerts: the last period ({full['period'].max():%Y-%m-%d}) is incomplete "
                          f"and not compared")
-        found = sat.growth_alerts(table, threshold=threshold, recent_periods=recent_periods)
+        found = growth_alerts(table, threshold=threshold, recent_periods=recent_periods)
         if "note" in found.attrs:
             notes.append(f"growth alerts ({dimension}): {found.attrs['note']}; "
                          f"try a smaller --recent-periods or a shorter --freq")
@@ -249,14 +250,3 @@ def _trends_and_alerts(complaints, date_col, freq, threshold, names, recent_peri
     alerts.insert(2, "group_name", np.where(alerts["dimension"] == "category",
                                             alerts["group"].map(lambda code: names.get(code, code)), alerts["group"]))
     return by_category, alerts, notes, counts
-
-
-def _complete_periods(trend: pd.DataFrame, dates: pd.Series, freq: str) -> pd.DataFrame:
-    """Drop the last period unless the data reach its last day: an export taken mid-week
-    would show a fall in that week, and hide a rise."""
-    if trend.empty:
-        return trend
-    last = trend["period"].max()
-    period_end = pd.Period(last, {"D": "D", "W": "W-SUN", "M": "M", "Q": "Q"}[freq]).end_time.normalize()
-    latest = pd.to_datetime(dates, errors="coerce").max()
-    return trend if latest >= period_end else trend[trend["period"] < last]

@@ -15,7 +15,7 @@ if result is None:
 drivers, quadrant, r_squared = result
 st.metric("模型解释度 R²", f"{r_squared:.2f}")
 if quadrant["quadrant"].notna().any():
-    st.altair_chart(views.quadrant_chart(quadrant, score), width="stretch")
+    st.altair_chart(charts.quadrant_chart(quadrant, score=score), width="stretch")
     focus = quadrant.loc[quadrant["quadrant"] == "重点改进区", "driver_name"]
     st.markdown("**重点改进区：** " + ("、".join(focus) if len(focus) else "（无）"))
 effects = drivers.dropna(subset=["coef"])

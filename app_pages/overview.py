@@ -12,7 +12,7 @@ if total == 0:
     st.stop()
 
 kpis = resources.view("kpi_table", active)
-tiles = views.overview_tiles(total, resources.query("score_summary", active), kpis)
+tiles = views.overview_tiles(total, resources.scores_view("complainant_summary", active), kpis)
 for column, (label, value) in zip(st.columns(len(tiles)), tiles):
     column.metric(label, value)
 

@@ -25,7 +25,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, SHARED_DATA_DIR, machine_info, markdown_table, shared_data_file, write_json  # noqa: E402
 
-from tousu.analysis.satisfaction import DriverModel  # noqa: E402
+from tousu.models.drivers import DriverModel  # noqa: E402
 
 KNOWN_DRAG = "service_waiters_attitude"
 

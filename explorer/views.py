@@ -2,7 +2,7 @@
 
 Functions that take a :class:`~tousu.store.ResultsStore` first are the pages' data:
 they query aggregates or narrow columns from the store and compute the statistics with
-:mod:`tousu.analysis.satisfaction`, the same functions ``tousu link`` reports with. The pages call
+:mod:`tousu.analysis`, the same functions ``tousu link`` reports with. The pages call
 them through :func:`tousu.explorer.resources.view`, which caches their results. Functions that
 take the survey responses (``ResultsStore.joined_scores`` with :data:`SCORE_COLUMNS`) and the
 category names first are called through :func:`tousu.explorer.resources.scores_view`, which queries
@@ -14,16 +14,17 @@ import html
 import io
 import json
 import re
-from datetime import date
 from pathlib import Path
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
-from tousu.analysis import charts
-from tousu.analysis import satisfaction as sat
+from tousu.analysis.drivers import driver_table, score_quadrant
+from tousu.analysis.kpis import kpis
 from tousu.analysis.report import HEADERS
+from tousu.analysis.scores import GROUP_SCORE_COLUMNS, complainant_scores, group_scores
+from tousu.analysis.volumes import growth_alerts as rising_groups
+from tousu.analysis.volumes import pareto, period_grid, without_incomplete_last_period
 from tousu.store import Filters, ResultsStore
 
 FREQUENCIES = {"日": "D", "周": "W", "月": "M"}
@@ -36,6 +37,7 @@ XLSX_LIMIT = 20_000
 DRIVER_BOOTSTRAP = 30
 SCORE_BOOTSTRAP = 500
 SCORE_COLUMNS = ("category",)
+KPI_COLUMNS = ("category", "created_at", "responded_at", "resolved_at", "repeat", "channel", "text")
 COLUMN_LABELS = {
     "id": "工单号", "customer_id": "客户号", "text": "内容", "created_at": "受理时间", "responded_at": "首次响应时间",
     "resolved_at": "办结时间", "province": "省份", "channel": "渠道", "segment": "客户类型", "repeat": "重复投诉",
@@ -71,38 +73,18 @@ def category_pareto(store: ResultsStore, filters: Filters) -> pd.DataFrame:
     counts = store.counts_by("category", filters)
     if counts.empty:
         return pd.DataFrame(columns=["group", "group_name", "count", "share", "cum_share", "pareto_class"])
-    table = sat.pareto(pd.Series(counts["count"].to_numpy(), index=counts["group"]))
+    table = pareto(pd.Series(counts["count"].to_numpy(), index=counts["group"]))
     names = dict(zip(counts["group"], counts["group_name"].fillna(counts["group"])))
     table.insert(1, "group_name", table["group"].map(names))
     return table
 
 
-def _complete_grid(counts: pd.DataFrame, freq: str) -> pd.DataFrame:
-    """Every group in every period from the first to the last (0 where none), as sat.trends does."""
-    if counts.empty:
-        return counts
-    counts = counts.assign(period=counts["period"].astype("datetime64[ns]"))
-    periods = pd.period_range(counts["period"].min(), counts["period"].max(), freq=freq).to_timestamp()
-    grid = pd.MultiIndex.from_product([periods, sorted(counts["group"].unique())], names=["period", "group"])
-    return counts.set_index(["period", "group"])["count"].reindex(grid, fill_value=0).reset_index()
-
-
 def trend_table(store: ResultsStore, column: str, freq: str, filters: Filters) -> pd.DataFrame:
     """Complaints per period and group of ``column``: ``period``, ``group``, ``group_name``, ``count``."""
-    table = _complete_grid(store.period_counts(column, freq, filters), freq)
+    table = period_grid(store.period_counts(column, freq, filters), freq)
     names = store.category_names() if column == "category" else {}
     table.insert(2, "group_name", table["group"].map(lambda group: names.get(group, group)))
     return table
-
-
-def _without_incomplete_last_period(table: pd.DataFrame, latest: date | None, freq: str) -> pd.DataFrame:
-    """Drop the last period unless the data reach its last day: an export taken mid-week would
-    show a fall in that week, and hide a rise (as ``tousu link`` does)."""
-    if table.empty or latest is None:
-        return table
-    last = table["period"].max()
-    period_end = pd.Period(last, {"D": "D", "W": "W-SUN", "M": "M", "Q": "Q"}[freq]).end_time.date()
-    return table if latest >= period_end else table[table["period"] < last]
 
 
 def growth_alerts(store: ResultsStore, freq: str, filters: Filters, threshold: float = 0.5) -> pd.DataFrame:
@@ -110,10 +92,10 @@ def growth_alerts(store: ResultsStore, freq: str, filters: Filters, threshold: f
     latest = store.date_bounds()[1]
     found = []
     for dimension, column in (("类别", "category"), ("主题", "topic_label")):
-        trend = _without_incomplete_last_period(trend_table(store, column, freq, filters), latest, freq)
+        trend = without_incomplete_last_period(trend_table(store, column, freq, filters), latest, freq)
         if trend.empty:
             continue
-        alerts = sat.growth_alerts(trend[["period", "group", "count"]], threshold=threshold)
+        alerts = rising_groups(trend[["period", "group", "count"]], threshold=threshold)
         names = dict(zip(trend["group"], trend["group_name"]))
         alerts.insert(0, "dimension", dimension)
         alerts.insert(2, "group_name", alerts["group"].map(names))
@@ -132,15 +114,24 @@ def top_groups(trend: pd.DataFrame, n: int = 8, also=()) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- satisfaction and KPIs
 def kpi_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
-    """Handling KPIs per category and overall (last row), as :func:`tousu.analysis.satisfaction.kpis`."""
-    table = store.kpis(filters)
+    """Handling KPIs per category and overall (last row): :func:`tousu.analysis.kpis.kpis` over the
+    filtered complaints. A time the store could not parse is empty there (its raw text is
+    kept in ``extra``), so it counts as not responded or still open."""
+    rows = store.complaints(filters, limit=None, columns=KPI_COLUMNS)
+    table = kpis(rows, created="created_at", responded="responded_at", resolved="resolved_at", repeat="repeat",
+                 channel="channel", text="text", by="category")
     names = store.category_names()
     table.insert(1, "group_name", table["group"].map(lambda group: names.get(group, group)))
     return table
 
 
+def complainant_summary(joined: pd.DataFrame, names: dict[str, str]) -> dict:
+    """The overview's score tiles: :func:`tousu.analysis.scores.complainant_scores`."""
+    return complainant_scores(joined)
+
+
 def overview_tiles(total: int, scores: dict, kpis: pd.DataFrame) -> list[tuple[str, str]]:
-    """(label, value) of the overview's KPI tiles; ``scores`` from ``ResultsStore.score_summary``."""
+    """(label, value) of the overview's KPI tiles; ``scores`` from :func:`complainant_summary`."""
     overall = kpis.iloc[-1] if len(kpis) else pd.Series(dtype=float)
 
     def share(column):
@@ -163,8 +154,8 @@ def overview_tiles(total: int, scores: dict, kpis: pd.DataFrame) -> list[tuple[s
 def category_scores(joined: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     """CSAT/NPS per category (named from ``names``) and for the baseline, with bootstrap intervals."""
     if joined.empty:
-        return pd.DataFrame(columns=sat.GROUP_SCORE_COLUMNS)
-    table = sat.group_scores(joined, by="category", n_boot=SCORE_BOOTSTRAP, seed=0)
+        return pd.DataFrame(columns=GROUP_SCORE_COLUMNS)
+    table = group_scores(joined, by="category", n_boot=SCORE_BOOTSTRAP, seed=0)
     named = table["group"].map(names)
     table["group_name"] = table["group_name"].where(table["is_baseline"] | named.isna(), named)
     return table
@@ -174,26 +165,11 @@ def driver_tables(joined: pd.DataFrame, names: dict[str, str], score: str):
     """(drivers table with names, importance × satisfaction quadrant, R²), or None when there
     are too few responses with a complaint. The quadrant's satisfaction is the category's
     mean CSAT, or its NPS (points) for ``score="NPS"``."""
-    if joined.empty or joined[score].notna().sum() < 3 or not joined["has_complaint"].any():
+    found = None if joined.empty else driver_table(joined, score, names, n_boot=DRIVER_BOOTSTRAP, seed=0)
+    if found is None:
         return None
-    indicators = sat.indicator_matrix(joined, column="category")
-    model = sat.DriverModel(n_boot=DRIVER_BOOTSTRAP, seed=0).fit(indicators, joined[score])
-    drivers = model.drivers_table()
-    drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))
-    performance = None
-    if score == "NPS":
-        rated = joined[joined["has_complaint"] & joined["NPS"].notna()]
-        performance = rated.groupby(rated["category"].fillna(sat.MISSING_GROUP))["NPS"].agg(sat.nps)
-    return drivers, sat.quadrant(drivers, performance=performance), float(model.r2_)
-
-
-def quadrant_chart(quadrant: pd.DataFrame, score: str = "CSAT") -> alt.Chart:
-    """The quadrant with its split lines on the chart's axes (importance as a share)."""
-    placed = quadrant.dropna(subset=["quadrant"])
-    total = quadrant["importance"].sum()
-    return charts.quadrant_chart(
-        placed, x_split=float(placed["importance_split"].iloc[0] / total) if total else None,
-        y_split=float(placed["performance_split"].iloc[0]), score=score)
+    drivers, model = found
+    return drivers, score_quadrant(drivers, joined, score), float(model.r2_)
 
 
 def alerts_table(alerts: pd.DataFrame) -> pd.DataFrame:

@@ -91,7 +91,7 @@ def topic_tree_lines(model_dir: str | Path) -> list[str]:
 def topics_over_time(classified_path: str | Path, date_col: str = "受理时间", freq: str = "M") -> pd.DataFrame:
     """Complaints per topic and period from a ``tousu classify`` output: topics as rows
     (largest first), periods as columns."""
-    from tousu.analysis.satisfaction import trends
+    from tousu.analysis.volumes import trends
 
     table = TableReader(classified_path).rows()
     for column in ("topic_label", date_col):

@@ -43,12 +43,8 @@ def report_charts(report: LinkReport) -> dict:
     found["category_csat"] = charts.score_chart(scores[~scores["is_baseline"]], label="group_name")
     if "drivers_csat" in tables:
         found["drivers_csat"] = charts.effect_chart(tables["drivers_csat"].dropna(subset=["coef"]))
-    if "quadrant" in tables:
-        quadrant = tables["quadrant"].dropna(subset=["quadrant"])
-        total = tables["quadrant"]["importance"].sum()
-        found["quadrant"] = charts.quadrant_chart(
-            quadrant, x_split=float(quadrant["importance_split"].iloc[0] / total) if total else None,
-            y_split=float(quadrant["performance_split"].iloc[0]))
+    if "quadrant" in tables and tables["quadrant"]["quadrant"].notna().any():
+        found["quadrant"] = charts.quadrant_chart(tables["quadrant"])
     if "trends" in tables:
         top = tables["pareto"].loc[tables["pareto"]["pareto_class"] == "A", "group"]
         rising = tables["alerts"].loc[tables["alerts"]["dimension"] == "category", "group"]

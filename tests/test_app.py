@@ -20,7 +20,7 @@ import streamlit as st
 from complaint_fixtures import labelled_complaints
 from streamlit.testing.v1 import AppTest
 
-from tousu.analysis import satisfaction as sat
+from tousu.analysis.scores import nps
 from tousu.explorer import views
 from tousu.explorer.editing import NothingToSave, save_model_version
 from tousu.jobs.classify import classify_job
@@ -172,7 +172,7 @@ def test_the_overview_tiles_are_the_scores_of_the_filtered_complainants(app, sto
     complainants = joined[joined["has_complaint"]]
     shown = metrics(app)
     assert shown["投诉客户平均CSAT"] == f"{complainants['CSAT'].mean():.2f}"
-    assert shown["投诉客户NPS"] == f"{sat.nps(complainants['NPS']):.0f}"
+    assert shown["投诉客户NPS"] == f"{nps(complainants['NPS']):.0f}"
 
 
 def test_an_nps_range_narrows_the_numbers_and_the_drivers_switch_to_nps(app):

@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 from complaint_fixtures import labelled_complaints
 
-from tousu.analysis import satisfaction as sat
+from tousu.analysis.conventions import BASELINE_CODE
+from tousu.analysis.kpis import kpis
+from tousu.analysis.scores import complainant_scores
 from tousu.cli import main
 from tousu.explorer import views
 from tousu.jobs.classify import classify_job
@@ -180,7 +182,7 @@ def test_linked_by_customer_the_explorer_shows_the_reports_baseline_and_gaps(cla
     with ResultsStore(path, read_only=True) as results:
         shown = views.category_scores(results.joined_scores(columns=views.SCORE_COLUMNS),
                                       results.category_names()).set_index("group")
-    assert report.at[sat.BASELINE_CODE, "n_surveyed"] == shown.at[sat.BASELINE_CODE, "n_surveyed"] == 5
+    assert report.at[BASELINE_CODE, "n_surveyed"] == shown.at[BASELINE_CODE, "n_surveyed"] == 5
     assert set(shown.index) == set(report.index[report["n_surveyed"] > 0])
     columns = ["n_surveyed", "n_csat", "csat_mean", "csat_gap", "n_nps", "nps", "nps_gap"]
     assert report.loc[shown.index, "csat_gap"].notna().sum() == len(shown) - 1  # every category has a gap
@@ -200,6 +202,24 @@ def test_a_schema_2_store_takes_customers_without_complaint_as_the_baseline_once
     with ResultsStore(store.path) as results:
         assert results.joined_scores()["survey_id"].tolist() == ["K1", "K2"]
         assert results.joined_scores()["has_complaint"].tolist() == [False, False]
+
+def test_two_answers_to_one_ticket_count_once_as_in_tousu_link(store, tmp_path):
+    surveys = pd.DataFrame({"问卷号": ["T2", "T1"], "工单号": ["BIL-000", "BIL-000"], "CSAT": ["1", "5"],
+                            "调查时间": ["2026-05-02", "2026-05-01"]})
+    store.upsert_surveys(surveys, key_column="工单号")
+    linked = store.query("SELECT survey_id, complaint_id FROM survey_links WHERE complaint_id = 'BIL-000'")
+    assert linked["survey_id"].tolist() == ["T1"]  # the earlier answer; tousu link keeps the first
+    store.close()
+    with duckdb.connect(str(store.path)) as connection:  # a schema 3 store: its own view, no link table
+        connection.execute("DROP VIEW survey_links")
+        connection.execute("DROP TABLE survey_link_targets")
+        connection.execute("CREATE VIEW survey_links AS SELECT *, ticket_id AS complaint_id, "
+                           "ticket_id IS NULL AS is_baseline FROM surveys")
+        connection.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with ResultsStore(store.path) as results:
+        linked = results.query("SELECT survey_id FROM survey_links WHERE complaint_id = 'BIL-000'")
+        assert linked["survey_id"].tolist() == ["T1"]
+
 
 def test_a_correction_survives_reclassification(store, classified):
     store.correct_category("BIL-000", "NET", "网络质量", note="看错了")
@@ -254,13 +274,15 @@ def test_the_topic_map_keeps_the_distances_of_a_plane():
     assert pca_2d(vectors[:1]).tolist() == [[0.0, 0.0]]
 
 
-def test_kpis_computed_in_sql_match_the_satisfaction_module(store):
-    columns = ("category", "created_at", "responded_at", "resolved_at", "repeat")
+def test_the_explorers_kpis_are_those_of_the_report_on_the_filtered_complaints(store):
     for filters in (Filters(), Filters(provinces=("广东",)), Filters(keyword="话费")):
-        expected = sat.kpis(store.complaints(filters, limit=None, columns=columns), created="created_at",
-                            responded="responded_at", resolved="resolved_at", repeat="repeat", channel=None,
-                            text=None, by="category")
-        pd.testing.assert_frame_equal(store.kpis(filters), expected, check_dtype=False)
+        rows = store.complaints(filters, limit=None, columns=views.KPI_COLUMNS)
+        expected = kpis(rows, created="created_at", responded="responded_at", resolved="resolved_at",
+                        repeat="repeat", channel="channel", text="text", by="category")
+        shown = views.kpi_table(store, filters)
+        assert len(shown) == len(rows["category"].unique()) + 1 and shown["group"].iloc[-1] == "(全部)"
+        assert {"responded_24h_share", "resolved_48h_share", "repeat_rate", "escalation_rate"} <= set(shown.columns)
+        pd.testing.assert_frame_equal(shown.drop(columns="group_name"), expected, check_dtype=False)
 
 
 def test_score_filters_and_the_score_summary(store):
@@ -270,9 +292,9 @@ def test_score_filters_and_the_score_summary(store):
     assert store.count(Filters(nps=(0, 6))) == 1  # S1
     assert store.count(Filters(csat=(4, 5), nps=(9, 9))) == 1  # S3: both scores from one survey
     assert store.count(Filters(csat=(1, 2), nps=(9, 10))) == 0
-    summary = store.score_summary()
+    summary = complainant_scores(store.joined_scores())
     assert summary == {"responses": 3, "csat": pytest.approx(11 / 3), "nps": pytest.approx(100 * (2 - 1) / 3)}
-    assert store.score_summary(Filters(nps=(9, 10)))["responses"] == 2
+    assert complainant_scores(store.joined_scores(Filters(nps=(9, 10))))["responses"] == 2
     assert list(store.joined_scores(Filters(nps=(9, 10)), columns=("category",)).columns) == [
         "CSAT", "NPS", "has_complaint", "category"]
 

@@ -1,4 +1,5 @@
-"""analysis/satisfaction.py on small hand-checked tables and simulated data with planted effects."""
+"""The satisfaction analysis (tousu.analysis: linking, scores, drivers, volumes, KPIs; tousu.models.drivers)
+on small hand-checked tables and simulated data with planted effects."""
 from __future__ import annotations
 
 import math
@@ -10,30 +11,14 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
-from tousu.analysis import satisfaction
-from tousu.analysis.satisfaction import (
-    BASELINE_CODE,
-    BASELINE_LABEL,
-    DRIVER_COLUMNS,
-    GROUP_SCORE_COLUMNS,
-    MISSING_GROUP,
-    PROBLEM_COLUMNS,
-    TOTAL_LABEL,
-    DriverModel,
-    LinkError,
-    _distinct_rows,
-    bootstrap_ci,
-    breakdown,
-    group_scores,
-    growth_alerts,
-    indicator_matrix,
-    kpis,
-    link,
-    nps,
-    pareto,
-    quadrant,
-    trends,
-)
+from tousu.analysis.conventions import BASELINE_CODE, BASELINE_LABEL, MISSING_GROUP, TOTAL_LABEL, LinkError
+from tousu.analysis.drivers import indicator_matrix, quadrant
+from tousu.analysis.kpis import kpis
+from tousu.analysis.linking import PROBLEM_COLUMNS, link
+from tousu.analysis.scores import GROUP_SCORE_COLUMNS, bootstrap_ci, breakdown, group_scores, nps
+from tousu.analysis.volumes import growth_alerts, pareto, trends
+from tousu.models import drivers as driver_model
+from tousu.models.drivers import DRIVER_COLUMNS, DriverModel, _distinct_rows
 
 
 # ----------------------------------------------------------------------------- NPS and bootstrap
@@ -518,7 +503,7 @@ def test_distinct_rows_and_the_fit_are_those_of_np_unique(monkeypatch):
         for part, wanted in zip(found, expected):
             np.testing.assert_array_equal(part, wanted)
     fitted = DriverModel(n_boot=50, seed=3).fit(indicators, scores)
-    monkeypatch.setattr(satisfaction, "_distinct_rows", lambda rows: np.unique(rows, axis=0, return_counts=True))
+    monkeypatch.setattr(driver_model, "_distinct_rows", lambda rows: np.unique(rows, axis=0, return_counts=True))
     before = DriverModel(n_boot=50, seed=3).fit(indicators, scores)
     for attribute in ("importance_", "importance_low_", "importance_high_", "coef_", "coef_low_", "coef_high_",
                       "p_value_", "r2_", "n_with_", "mean_with_", "mean_without_"):
