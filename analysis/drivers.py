@@ -1,8 +1,8 @@
 """Drivers of satisfaction: complaint indicators, the driver table, importance × satisfaction quadrants.
 
-    X = indicator_matrix(linked.joined)                     # one 0/1 column per category
-    drivers, model = driver_table(linked.joined, "CSAT", names)
-    ipa = quadrant(drivers)                                 # importance-performance quadrants
+    X = indicator_matrix(linked.joined)                          # one 0/1 column per category
+    drivers, model = driver_table(linked.joined, "CSAT", names)  # importance and effect of each
+    ipa = score_quadrant(drivers, linked.joined, "CSAT")         # importance × satisfaction zones
 """
 from __future__ import annotations
 
