@@ -7,8 +7,10 @@ import pandas as pd
 from tousu.analysis.conventions import TOTAL_LABEL, group_labels, parse_timestamps, stripped_text
 
 ESCALATION_CHANNEL = "工信部转办"
+ESCALATION_WORDS = ("工信部", "媒体", "曝光", "法院", "消协")
 # 315 and 12300 only as whole numbers, so amounts such as 3150元 do not count as escalation.
-ESCALATION_PATTERN = r"工信部|(?<!\d)12300(?!\d)|(?<!\d)315(?!\d)|媒体|曝光|法院|消协"
+ESCALATION_NUMBERS = ("12300", "315")
+ESCALATION_PATTERN = "|".join([*ESCALATION_WORDS, *(rf"(?<!\d){number}(?!\d)" for number in ESCALATION_NUMBERS)])
 REPEAT_YES = {"是", "y", "yes", "1", "1.0", "true", "t", "重复"}
 
 
@@ -71,8 +73,7 @@ def kpis(complaints: pd.DataFrame, created: str = "受理时间", responded: str
         if has["channel"]:
             escalated |= (stripped_text(complaints[channel]) == ESCALATION_CHANNEL).fillna(False).astype(bool)
         if has["text"]:
-            mentions = complaints[text].astype("string").str.contains(ESCALATION_PATTERN, regex=True)
-            escalated |= mentions.fillna(False).astype(bool)
+            escalated |= mentions_escalation(complaints[text])
         metrics["escalation_rate"] = escalated.astype(float)
         for name, column in (("channel", channel), ("text", text)):
             if not has[name]:
@@ -94,6 +95,19 @@ def kpis(complaints: pd.DataFrame, created: str = "受理时间", responded: str
     result = result[[c for c in order if c in result.columns]]
     result.attrs["notes"] = notes
     return result
+
+
+def mentions_escalation(texts: pd.Series) -> pd.Series:
+    """Whether each text mentions an escalation (:data:`ESCALATION_PATTERN`); False where empty.
+
+    Python's regex costs ~5 µs a text; one pass of Arrow's RE2 finds the texts that hold any
+    of the words or numbers at all (~0.7 µs), and only those are matched in full."""
+    arrow = texts.astype("string[pyarrow]")
+    any_term = "|".join((*ESCALATION_WORDS, *ESCALATION_NUMBERS))
+    candidate = arrow.str.contains(any_term, regex=True).fillna(False).to_numpy(dtype=bool)
+    found = np.zeros(len(texts), dtype=bool)
+    found[candidate] = arrow[candidate].str.contains(ESCALATION_PATTERN, regex=True).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(found, index=texts.index)
 
 
 def _kpi_rows(metrics: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:

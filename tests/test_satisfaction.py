@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from tousu.analysis.conventions import BASELINE_CODE, BASELINE_LABEL, MISSING_GROUP, TOTAL_LABEL, LinkError
 from tousu.analysis.drivers import indicator_matrix, quadrant
-from tousu.analysis.kpis import kpis
+from tousu.analysis.kpis import kpis, mentions_escalation
 from tousu.analysis.linking import PROBLEM_COLUMNS, link
 from tousu.analysis.scores import GROUP_SCORE_COLUMNS, bootstrap_ci, breakdown, group_scores, nps
 from tousu.analysis.volumes import growth_alerts, pareto, trends
@@ -551,3 +551,10 @@ def test_quadrant_with_one_driver_compares_it_with_the_baseline():
     assert pd.isna(quadrant(drivers.assign(mean_without=np.nan))["quadrant"].iloc[0])
     two = pd.DataFrame({"driver": ["BIL", "NET"], "importance": [0.5, 0.1], "mean_with": [2.0, 4.0]})
     assert quadrant(two, baseline=4.5)["performance_split"].iloc[0] == 3.0  # the baseline only when alone
+
+
+def test_escalation_mentions_count_315_and_12300_only_as_whole_numbers():
+    texts = pd.Series(["打12300投诉", "多扣3150元", None, "要去消协", "315晚会曝光", "", "编号123001"], index=range(5, 12))
+    found = mentions_escalation(texts)
+    assert found.tolist() == [True, False, False, True, True, False, False]
+    assert found.index.tolist() == list(range(5, 12))
