@@ -31,7 +31,8 @@ EXPECTED = {
 }
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Chromium: apt install chromium")
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Chromium: apt install chromium")]
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from tousu.cli import main
@@ -56,6 +57,7 @@ def test_embed_rejects_a_non_npy_output(tmp_path, capsys):
     assert "must be a .npy file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_demo_trains_classifies_and_links_offline(tmp_path):
     """The README's main command, on a small generated set, with the network cut where Linux allows."""
     command = [sys.executable, "-m", "tousu.cli", "demo", "--out", str(tmp_path), "--complaints", "400",

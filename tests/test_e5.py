@@ -40,6 +40,8 @@ COMPLAINTS = [
 ]
 PREFIXED = [e5.QUERY_PREFIX + text for text in COMPLAINTS]
 
+pytestmark = pytest.mark.slow  # rebuilds the e5 model
+
 
 @pytest.fixture(scope="session")
 def cache_root(tmp_path_factory):

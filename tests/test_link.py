@@ -98,6 +98,7 @@ def small_tables(tmp_path):
     return complaints_path, surveys_path, complaints, surveys
 
 
+@pytest.mark.slow
 def test_link_writes_csv_xlsx_and_charts(small_tables, tmp_path, capsys):
     complaints_path, surveys_path, *_ = small_tables
     out = tmp_path / "report"

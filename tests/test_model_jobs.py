@@ -3,7 +3,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from complaint_fixtures import labelled_complaints
+from embedders import TEST_EMBEDDER
 from sklearn.base import clone
 
 from tousu.cli import main
@@ -14,23 +14,6 @@ from tousu.models.classifier import CategoryClassifier
 from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from tousu.models.store import ModelStoreError
 from tousu.models.topics import TopicModel
-
-
-@pytest.fixture(scope="module")
-def complaints(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    table = labelled_complaints(per_category=20)
-    table.loc[3, "内容"] = ""  # one unusable row
-    table.loc[5, "内容"] = "联系电话13812345678，" + table.loc[5, "内容"]
-    path = folder / "train.csv"
-    table.to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture(scope="module")
-def supervised_model(complaints, tmp_path_factory):
-    model_dir, _ = train_job(complaints, tmp_path_factory.mktemp("models") / "sup" / "v1", label_col="类别")
-    return model_dir
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +81,8 @@ def test_saved_and_loaded_models_predict_identically_and_deterministically(super
 
 def test_training_twice_gives_the_same_model(complaints, tmp_path):
     texts = pd.read_csv(complaints)["内容"].dropna().tolist()
-    first, _ = train_job(complaints, tmp_path / "a", label_col="类别")
-    second, _ = train_job(complaints, tmp_path / "b", label_col="类别")
+    first, _ = train_job(complaints, tmp_path / "a", label_col="类别", embedder=TEST_EMBEDDER)
+    second, _ = train_job(complaints, tmp_path / "b", label_col="类别", embedder=TEST_EMBEDDER)
     pd.testing.assert_frame_equal(ComplaintModel.load(first).predict(texts), ComplaintModel.load(second).predict(texts))
     assert topics_table(first).equals(topics_table(second))
 
@@ -250,3 +233,12 @@ def test_sub_models_are_given_as_objects_and_survive_cloning_saving_and_loading(
     loaded = ComplaintModel.load(tmp_path / "m")
     assert loaded.get_params()["classifier__C"] == 2.0 and loaded.get_params()["topic_model__min_topic_size"] == 7
     pd.testing.assert_frame_equal(loaded.predict(texts[:20]), model.predict(texts[:20]))
+
+
+def test_a_registered_embedder_trains_saves_and_classifies(complaints, tmp_path):
+    model_dir, manifest = train_job(complaints, tmp_path / "m", label_col="类别", embedder=TEST_EMBEDDER)
+    assert (manifest["embedder"]["spec"], manifest["embedder"]["name"]) == (TEST_EMBEDDER, "test-bigrams-64")
+    summary = classify_job(model_dir, complaints, tmp_path / "out.csv", progress=False)
+    result = pd.read_csv(tmp_path / "out.csv")
+    assert summary.rows_read == summary.rows_kept + summary.rows_quarantined == 120 and len(result) == 119
+    assert set(result["category"]) <= set(pd.read_csv(complaints)["类别"]) and result["topic_id"].notna().all()

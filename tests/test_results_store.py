@@ -316,6 +316,7 @@ def test_customer_ids_role_columns_and_extras_are_stored_masked(tmp_path):
     assert stored["channel"][0] == "回拨<PHONE>" and json.loads(stored["extra"][0]) == {"联系电话": "<PHONE>"}
 
 
+@pytest.mark.slow
 def test_a_job_writes_while_the_explorer_has_the_store_open(model_dir, complaint_file, tmp_path):
     path = tmp_path / "results.duckdb"
     explorer = ResultsStore(path, hold=False)
