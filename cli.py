@@ -82,7 +82,7 @@ def _cmd_train(args) -> None:
         guide_topics="none" if args.unguided_topics else args.topic_guidance,
         min_confidence=args.min_confidence, threshold=args.threshold,
         overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), corrections=args.corrections,
-        **_reader_options(args),
+        label_issues=not args.no_label_issues, **_reader_options(args),
     )
     data = manifest["data"]
     print(f"model: {model_dir}  ({manifest['mode']}, taxonomy {manifest['taxonomy']['name']} "
@@ -98,6 +98,12 @@ def _cmd_train(args) -> None:
     holdout = manifest["metrics"].get("holdout", {})
     if "accuracy" in holdout:
         print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
+    issues = manifest["metrics"].get("label_issues", {})
+    if "rows" in issues:
+        print(f"label issues: {issues['rows']:,} training rows whose label the cross-validated model doubts "
+              f"({issues['share']:.1%}), most doubtful first: {model_dir / 'label_issues.csv'}")
+    elif "skipped" in issues:
+        print(f"label issues: not computed ({issues['skipped']})")
     if manifest.get("topics"):
         topics = manifest["topics"]
         print(f"topics: {topics['count']}  outliers {topics['outlier_share_before_reduction']:.1%} "
@@ -218,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--corrections", metavar="FILE",
                        help="corrected labels (id, text, label: the explorer's vN.labels.csv) that override "
                             "--label-col by id; corrected complaints missing from INPUT are added")
+    train.add_argument("--no-label-issues", action="store_true",
+                       help="skip label_issues.csv (the labels a 5-fold cross-validated model doubts)")
     _add_reader_options(train)
     _add_clean_options(train)
     train.set_defaults(run=_cmd_train)

@@ -46,9 +46,32 @@ if len(pending):
     st.dataframe(views.labelled(pending[["topic_id", "new_label", "merged_into", "edited_at"]]), hide_index=True)
     st.button("放弃这些主题修改", key="discard_edits", on_click=store.discard_topic_edits, args=(version,))
 
-st.subheader("更正工单类别")
 taxonomy = load_taxonomy(Path(version) / "taxonomy.yaml") if (Path(version) / "taxonomy.yaml").is_file() else None
 names = resources.query("category_names") | ({c.code: c.name for c in taxonomy.all_categories} if taxonomy else {})
+
+st.subheader("待核查的训练标签")
+issues = views.label_issue_table(version, names)
+if issues is None:
+    st.caption("该版本没有 label_issues.csv（零样本模型，或训练时用了 --no-label-issues）。")
+elif issues.empty:
+    st.caption("交叉验证的模型没有怀疑任何训练标签。")
+else:
+    st.caption(f"{len(issues)} 条训练工单的原标签被 5 折交叉验证的模型怀疑（置信学习），最可疑的在前。"
+               "结果库中有的工单可载入下方更正；也可下载校对表，改 label 列后用 `tousu train … --corrections` 重新训练。")
+    st.dataframe(views.labelled(issues), hide_index=True)
+
+    def load_issue_for_correction(complaint_id: str, suggested: str) -> None:
+        st.session_state["correct_id"] = complaint_id
+        st.session_state["correct_category"] = suggested
+
+    chosen = st.selectbox("核查工单", issues["id"], key="issue_id")
+    suggested = issues.loc[issues["id"] == chosen, "suggested_label"].iloc[0]
+    st.button("载入下方更正（建议标签）", key="load_issue", on_click=load_issue_for_correction,
+              args=(chosen, suggested), disabled=suggested not in names)
+    st.download_button("下载校对表（id, text, label）", views.csv_bytes(views.corrections_sheet(issues)),
+                       file_name=f"{Path(version).name}.label_issues.corrections.csv", mime="text/csv")
+
+st.subheader("更正工单类别")
 complaint_id = st.text_input("工单号", key="correct_id").strip()
 complaint = resources.query("complaint", complaint_id) if complaint_id else None
 if complaint_id and complaint is None:

@@ -49,7 +49,9 @@ COLUMN_LABELS = {
     "corrected_at": "更正时间", "name": "名称", "version": "版本", "created": "创建时间", "mode": "模式",
     "taxonomy": "分类体系", "embedder": "向量模型", "parent": "来源版本", "recorded_at": "登记时间",
     "complaints": "工单数", "accuracy": "留出准确率", "macro_f1": "留出宏F1", "topic_count": "主题数",
-    "metrics_note": "指标说明", "growth_pct": "增长",
+    "metrics_note": "指标说明", "growth_pct": "增长", "given_label": "原标签", "given_label_name": "原标签名称",
+    "suggested_label": "建议标签", "suggested_label_name": "建议标签名称", "score": "原标签概率",
+    "suggested_score": "建议标签概率",
 }
 LABELS = HEADERS | COLUMN_LABELS
 LIST_COLUMNS = ("id", "created_at", "category_name", "topic_label", "province", "channel", "segment",
@@ -301,6 +303,27 @@ def version_table(versions: pd.DataFrame) -> pd.DataFrame:
     columns = ["name", "version", "mode", "accuracy", "macro_f1", "metrics_note", "complaints", "taxonomy",
                "embedder", "parent", "created", "model_version"]
     return table[columns]
+
+
+def label_issue_table(model_dir: str | Path, names: dict[str, str]) -> pd.DataFrame | None:
+    """The training labels the version's cross-validated model doubts (``label_issues.csv``,
+    most doubtful first) with category names, or None when the version has no such file."""
+    path = Path(model_dir) / "label_issues.csv"
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, dtype={"id": str, "given_label": str, "suggested_label": str}, keep_default_na=False)
+    for column in ("given_label", "suggested_label"):
+        table.insert(table.columns.get_loc(column) + 1, f"{column}_name",
+                     table[column].map(lambda code: names.get(code, code)))
+    return table
+
+
+def corrections_sheet(issues: pd.DataFrame) -> pd.DataFrame:
+    """The label issues as a corrections file for ``tousu train --corrections`` (``id``, ``text``,
+    ``label``): ``label`` starts as the given label, so only the rows an analyst edits change;
+    the suggestion stands beside it."""
+    return pd.DataFrame({"id": issues["id"], "text": issues["text"], "label": issues["given_label"],
+                         "suggested_label": issues["suggested_label"], "score": issues["score"]})
 
 
 def version_name(model_version: str, versions: pd.DataFrame) -> str:

@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import train_test_split
 
 from tousu.models.classifier import CategoryClassifier
+from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, out_of_fold_proba, rank_label_issues
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.store import next_version_dir
 from tousu.models.taxonomy import load_taxonomy
@@ -51,6 +52,7 @@ def train_job(
     corrections: str | Path | None = None,
     min_confidence: float | None = None,
     threshold: float | None = None,
+    label_issues: bool = True,
     **reader_options,
 ) -> tuple[Path, dict]:
     """Train and save a model; returns its directory and manifest.
@@ -62,6 +64,9 @@ def train_job(
         input lacks are added to it. Needs ``label_col``.
     min_confidence, threshold: the classifier's (see :class:`tousu.models.classifier.CategoryClassifier`);
         ``None`` keeps its defaults.
+    label_issues: with labels, write ``label_issues.csv`` into the model directory: the rows
+        whose given label the cross-validated model doubts, most doubtful first
+        (:mod:`tousu.models.label_issues`).
     """
     if corrections is not None and label_col is None:
         raise ValueError("--corrections overrides the labels of --label-col; name the label column")
@@ -82,8 +87,12 @@ def train_job(
     metrics = {}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
                            classifier=CategoryClassifier(**_confidence_params(min_confidence, threshold)), cache=cache)
+    tables = {}
     if labels is not None:
         metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout)
+        if label_issues:
+            tables["label_issues"], metrics["label_issues"] = _label_issues(
+                model, table[reader.id_col].astype(str).tolist(), texts, labels)
     model.fit(texts, labels)
     if model.topic_model_ is not None:
         metrics["topic_outlier_share"] = model.topic_model_.outlier_share_
@@ -92,7 +101,7 @@ def train_job(
              "rows_quarantined": summary.rows_quarantined}
     if applied is not None:
         extra["corrections"] = applied
-    manifest = model.save(model_dir, metrics=metrics, extra=extra, overwrite=overwrite)
+    manifest = model.save(model_dir, metrics=metrics, extra=extra, overwrite=overwrite, tables=tables)
     write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
     manifest["quarantine_file"] = summary.quarantine_file
     return model_dir, manifest
@@ -153,6 +162,18 @@ def with_corrections(table: pd.DataFrame, id_col: str, text_col: str, label_col:
     return combined, {"relabelled": int(found.sum()), "appended": len(appended),
                       "skipped": [{"row": int(row.row), "id": None if pd.isna(row.id) else str(row.id),
                                    "reason": row.reason} for row in skipped.itertuples()]}
+
+
+def _label_issues(model: ComplaintModel, ids: list[str], texts: list[str], labels: list[str]):
+    """(the label issues table, what the manifest says of it); an empty table with the reason
+    when a label has a single row."""
+    try:
+        proba, classes = out_of_fold_proba(model, texts, labels)
+    except ValueError as error:
+        return pd.DataFrame(columns=LABEL_ISSUE_COLUMNS), {"skipped": str(error)}
+    found = rank_label_issues(ids, texts, labels, proba, classes)
+    return found, {"rows": len(found), "share": round(len(found) / len(texts), 4), "folds": FOLDS,
+                   "method": "confident learning (cleanlab) on out-of-fold probabilities, by self-confidence"}
 
 
 def _holdout_metrics(model: ComplaintModel, texts: list[str], labels: list[str], share: float) -> dict:

@@ -170,11 +170,15 @@ class ComplaintModel(BaseEstimator):
 
     # ----- persistence -----
     def save(self, model_dir: str | Path, metrics: dict | None = None, extra: dict | None = None,
-             overwrite: bool = False) -> dict:
+             overwrite: bool = False, tables: dict[str, pd.DataFrame] | None = None) -> dict:
+        """Write the model directory in one rename; ``tables`` are reports kept beside the model
+        (``<name>.csv``, UTF-8 with BOM for Excel), listed and checksummed in the manifest too."""
         check_is_fitted(self, "classifier_")
         import yaml
 
         with writing_model(model_dir, overwrite=overwrite) as scratch:
+            for table_name, table in (tables or {}).items():
+                table.to_csv(scratch / f"{table_name}.csv", index=False, encoding="utf-8-sig")
             (scratch / "taxonomy.yaml").write_text(
                 yaml.safe_dump(self.taxonomy_.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
             np.savez(scratch / "centering.npz", mean=self.centerer_.mean_)

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 from complaint_fixtures import labelled_complaints
+from embedders import TEST_EMBEDDER
 from streamlit.testing.v1 import AppTest
 
 from tousu.analysis.scores import nps
@@ -322,3 +323,29 @@ def test_an_uploaded_phone_number_shows_masked_everywhere(app, store_path):
     workbook = pd.read_excel(io.BytesIO(views.xlsx_bytes(export)), dtype=str)
     assert len(workbook) == 2 and not shows_phone(workbook.to_csv())
     assert export["客户号"].str.fullmatch(r"c_[a-z2-7]{16}").all()
+
+
+def test_the_model_page_lists_doubted_training_labels_for_correction(complaints, tmp_path, monkeypatch):
+    table = pd.read_csv(complaints)
+    codes = sorted(table["类别"].unique())
+    flipped = [10, 50, 90]
+    for row in flipped:
+        table.loc[row, "类别"] = codes[(codes.index(table.loc[row, "类别"]) + 1) % len(codes)]
+    table.to_csv(tmp_path / "noisy.csv", index=False)
+    model_dir, _ = train_job(tmp_path / "noisy.csv", tmp_path / "model" / "v1", label_col="类别", topics=False,
+                             embedder=TEST_EMBEDDER)
+    path = tmp_path / "results.duckdb"
+    classify_job(model_dir, tmp_path / "noisy.csv", tmp_path / "classified.csv", store=path, progress=False)
+    issues = pd.read_csv(model_dir / "label_issues.csv", dtype=str)
+    assert len(issues) >= 1
+    monkeypatch.setenv("TOUSU_STORE", str(path))
+    app = open_page(AppTest.from_file(APP, default_timeout=120).run(), "model")
+    assert_clean(app)
+    shown = next(frame.value for frame in app.dataframe if "建议标签" in frame.value.columns)
+    assert shown["工单号"].tolist() == issues["id"].tolist()
+    first = issues.iloc[0]
+    app.selectbox(key="issue_id").set_value(first["id"]).run()
+    app.button(key="load_issue").click().run()
+    assert app.text_input(key="correct_id").value == first["id"]
+    assert app.selectbox(key="correct_category").value == first["suggested_label"]
+    assert any(button.label.startswith("下载校对表") for button in app.get("download_button"))

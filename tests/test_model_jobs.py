@@ -242,3 +242,30 @@ def test_a_registered_embedder_trains_saves_and_classifies(complaints, tmp_path)
     result = pd.read_csv(tmp_path / "out.csv")
     assert summary.rows_read == summary.rows_kept + summary.rows_quarantined == 120 and len(result) == 119
     assert set(result["category"]) <= set(pd.read_csv(complaints)["类别"]) and result["topic_id"].notna().all()
+
+
+def test_training_with_labels_lists_the_labels_the_model_doubts(complaints, tmp_path):
+    table = pd.read_csv(complaints)
+    codes = sorted(table["类别"].unique())
+    flipped = table.index[table["内容"].fillna("").str.len() > 0][::20][:6]
+    for row in flipped:  # each to another category
+        table.loc[row, "类别"] = codes[(codes.index(table.loc[row, "类别"]) + 1) % len(codes)]
+    noisy = tmp_path / "noisy.csv"
+    table.to_csv(noisy, index=False)
+    model_dir, manifest = train_job(noisy, tmp_path / "m", label_col="类别", topics=False, embedder=TEST_EMBEDDER)
+    issues = pd.read_csv(model_dir / "label_issues.csv", dtype={"id": str})
+    assert list(issues.columns) == ["id", "given_label", "suggested_label", "score", "suggested_score", "text"]
+    assert issues["score"].is_monotonic_increasing and (issues["given_label"] != issues["suggested_label"]).all()
+    assert manifest["metrics"]["label_issues"]["rows"] == len(issues)
+    assert "label_issues.csv" in manifest["files"]
+    top = set(issues["id"].head(len(flipped)))
+    assert len(top & set(table.loc[flipped, "工单号"].astype(str))) >= 5
+    suggested = issues.set_index("id")["suggested_label"]
+    original = pd.read_csv(complaints).set_index("工单号")["类别"]
+    assert all(suggested[i] == original[i] for i in top & set(suggested.index) & set(table.loc[flipped, "工单号"]))
+
+
+def test_label_issues_can_be_skipped(complaints, tmp_path):
+    assert main(["train", str(complaints), "--label-col", "类别", "-o", str(tmp_path / "m"), "--no-topics",
+                 "--no-label-issues", "--embedder", TEST_EMBEDDER]) == 0
+    assert not (tmp_path / "m" / "label_issues.csv").exists()
