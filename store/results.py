@@ -191,6 +191,13 @@ class ResultsStore(StoreQueries):
                       QUALIFY row_number() OVER (PARTITION BY id ORDER BY corrected_at DESC) = 1) k
                 WHERE complaints.id = k.id""")
             cursor.execute("DELETE FROM embeddings WHERE id IN (SELECT id FROM incoming)")
+            # Re-link only when a survey names one of these tickets or customers: a classify job's
+            # chunks would otherwise each resolve every answer again.
+            by_customer = (" OR (s.linked_by = 'customer_id' AND s.customer_id IN (SELECT customer_id FROM incoming))"
+                           if "customer_id" in frame else "")
+            rates_incoming = cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM surveys s WHERE s.ticket_id IN (SELECT id FROM incoming){by_customer})"
+            ).fetchall()[0][0]
             cursor.unregister("incoming")
             if vectors is not None:
                 kept = np.asarray(vectors)[frame.index.to_numpy()]
@@ -199,7 +206,7 @@ class ResultsStore(StoreQueries):
                 cursor.execute("INSERT INTO embeddings BY NAME SELECT * FROM incoming_vectors")
                 cursor.unregister("incoming_vectors")
             # A complaint loaded after the surveys can be a customer's earliest, or a ticket's.
-            if cursor.execute("SELECT count(*) > 0 FROM surveys").fetchall()[0][0]:
+            if rates_incoming:
                 refresh_survey_links(cursor)
         return len(frame)
 
