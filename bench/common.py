@@ -68,6 +68,26 @@ def load_cocc(limit: int | None = None) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+#: Seed of the one COCC split into a tuning part and an untouched part (chosen once: never change
+#: it, or the untouched part has been seen).
+COCC_SPLIT_SEED = 20261203
+COCC_UNTOUCHED_ROWS = 400
+
+
+def cocc_split() -> tuple[list[int], list[int]]:
+    """Row indices of COCC dev into (tuning part, untouched part), stratified by label.
+
+    Methods are tuned on the tuning part (cross-validated within it); final figures are
+    reported on the untouched 400 rows only.
+    """
+    from sklearn.model_selection import train_test_split
+
+    _, labels = load_cocc()
+    tune, untouched = train_test_split(
+        list(range(len(labels))), test_size=COCC_UNTOUCHED_ROWS, stratify=labels, random_state=COCC_SPLIT_SEED)
+    return sorted(tune), sorted(untouched)
+
+
 # --------------------------------------------------------- timing and memory
 
 
