@@ -82,7 +82,7 @@ def _cmd_train(args) -> None:
         guide_topics="none" if args.unguided_topics else args.topic_guidance,
         min_confidence=args.min_confidence, threshold=args.threshold,
         overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), corrections=args.corrections,
-        label_issues=not args.no_label_issues, **_reader_options(args),
+        label_issues=not args.no_label_issues, subcategory_col=args.subcategory_col, **_reader_options(args),
     )
     data = manifest["data"]
     print(f"model: {model_dir}  ({manifest['mode']}, taxonomy {manifest['taxonomy']['name']} "
@@ -98,6 +98,13 @@ def _cmd_train(args) -> None:
     holdout = manifest["metrics"].get("holdout", {})
     if "accuracy" in holdout:
         print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
+    if holdout.get("subcategory", {}).get("n"):
+        level2 = holdout["subcategory"]
+        print(f"holdout level 2 ({level2['n']:,} rows with a level-2 label): accuracy {level2['accuracy']:.3f}, "
+              f"{level2['accuracy_given_category_right']:.3f} where the category is right")
+    if data.get("subcategory_labels", {}).get("inconsistent_with_label"):
+        print(f"level-2 labels: {data['subcategory_labels']['inconsistent_with_label']:,} rows name a subcategory of "
+              f"another category than their --label-col label")
     issues = manifest["metrics"].get("label_issues", {})
     if "rows" in issues:
         print(f"label issues: {issues['rows']:,} training rows whose label the cross-validated model doubts "
@@ -119,13 +126,22 @@ def _cmd_classify(args) -> None:
     print("\n".join(summary.lines()))
 
 
+def _cmd_suggest(args) -> None:
+    from tousu.jobs.suggest import suggest_job
+
+    summary = suggest_job(args.model_dir, args.input, args.output, args.n, exclude=args.exclude or (),
+                          cache=not args.no_cache, options=_clean_options(args), **_reader_options(args))
+    print("\n".join(summary.lines()))
+
+
 def _cmd_evaluate(args) -> None:
     import json
 
     from tousu.jobs.evaluate import evaluate_job
 
     report = evaluate_job(args.model_dir, args.input, args.label_col, cache=not args.no_cache,
-                          options=_clean_options(args), **_reader_options(args))
+                          options=_clean_options(args), subcategory_col=args.subcategory_col,
+                          **_reader_options(args))
     print(json.dumps(report, ensure_ascii=False, indent=2))
 
 
@@ -209,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a category/topic model and save it as a versioned directory")
     train.add_argument("input", help="complaint table")
     train.add_argument("--label-col", help="label column: supervised mode (without it: zero-shot from the taxonomy)")
+    train.add_argument("--subcategory-col", help="level-2 label column (child codes or names, empty where none): "
+                                                 "supervised subcategories (without it: zero-shot)")
     train.add_argument("--taxonomy", help="taxonomy YAML (default: data/taxonomy/telecom.yaml)")
     train.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"one of {', '.join(embedder_names())}")
     train.add_argument("-o", "--output", help="model directory (default: models/<name>/v<N>)")
@@ -242,10 +260,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_clean_options(classify)
     classify.set_defaults(run=_cmd_classify)
 
+    suggest = commands.add_parser("suggest", help="pick the unlabelled complaints whose labels would teach the "
+                                                  "model most (uncertain, and unlike one another)")
+    suggest.add_argument("model_dir", help="a directory written by tousu train")
+    suggest.add_argument("input", help="complaint table to choose from")
+    suggest.add_argument("-n", type=_positive_int, required=True, metavar="N", help="how many complaints to suggest")
+    suggest.add_argument("-o", "--output", required=True,
+                         help="suggestion sheet (.csv, .xlsx or .parquet): rank, id, text, suggested_category, "
+                              "suggested_category_name, confidence, uncertainty and an empty label column; once "
+                              "labelled it is a corrections file for tousu train --corrections")
+    suggest.add_argument("--exclude", action="append", metavar="FILE",
+                         help="a table of complaints labelled already (the training table, a labelled sheet): "
+                              "none of its ids or texts is suggested; repeatable")
+    suggest.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    _add_reader_options(suggest)
+    _add_clean_options(suggest)
+    suggest.set_defaults(run=_cmd_suggest)
+
     evaluate = commands.add_parser("evaluate", help="score a model against a labelled table; prints JSON")
     evaluate.add_argument("model_dir")
     evaluate.add_argument("input")
     evaluate.add_argument("--label-col", required=True, help="the gold label column")
+    evaluate.add_argument("--subcategory-col", help="the gold level-2 label column: also report level-2 accuracy")
     evaluate.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     _add_reader_options(evaluate)
     _add_clean_options(evaluate)

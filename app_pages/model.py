@@ -71,6 +71,26 @@ else:
     st.download_button("下载校对表（id, text, label）", views.csv_bytes(views.corrections_sheet(issues)),
                        file_name=f"{Path(version).name}.label_issues.corrections.csv", mime="text/csv")
 
+st.subheader("下一批待标注")
+st.caption("模型最拿不准、彼此又不相似的工单，标注它们最能提高模型（与 `tousu suggest` 同一规则）。"
+           "从结果库中该版本分类的工单里选，已更正类别的不选。下载后在 label 列填类别代码，"
+           "用 `tousu train 原训练表 --label-col 标签列 --corrections 下载的文件` 重新训练。")
+model_found = Path(version).is_dir()
+if not model_found:
+    st.caption("找不到该版本的模型目录，无法计算。")
+count = st.number_input("条数", min_value=1, max_value=2000, value=50, step=10, key="suggest_n")
+if st.button("计算待标注清单", key="suggest", disabled=not model_found):
+    with st.spinner("计算中…"):
+        st.session_state["suggestions"] = (version, views.labelling_suggestions(
+            store, resources.load_model(version), version, int(count)))
+computed = st.session_state.get("suggestions")
+if computed is not None and computed[0] == version:
+    suggestions = computed[1]
+    st.caption(f"从 {suggestions.attrs.get('pool', 0):,} 条未标注工单中选出 {len(suggestions):,} 条，最拿不准的在前。")
+    st.dataframe(views.labelled(suggestions), hide_index=True)
+    st.download_button("下载待标注表（CSV）", views.csv_bytes(suggestions), key="suggest_csv",
+                       file_name=f"{Path(version).name}.suggestions.csv", mime="text/csv")
+
 st.subheader("更正工单类别")
 complaint_id = st.text_input("工单号", key="correct_id").strip()
 complaint = resources.query("complaint", complaint_id) if complaint_id else None

@@ -44,7 +44,9 @@ keywords = resources.category_keywords(version) if version else {}
 st.caption("黄色标出侧栏的关键词和该工单类别在分类体系中的关键词。")
 for row in rows.head(CARDS).itertuples():
     marked = [active.keyword, *keywords.get(row.category, ())]
-    st.markdown(f"**{views.highlight(row.id)}** · {views.highlight(row.category_name or '')} · "
+    name = getattr(row, "subcategory_name", None)
+    subcategory = f" › {name}" if isinstance(name, str) and name else ""
+    st.markdown(f"**{views.highlight(row.id)}** · {views.highlight((row.category_name or '') + subcategory)} · "
                 f"{views.highlight(row.topic_label or '')}<br>{views.highlight(row.text, marked)}",
                 unsafe_allow_html=True)
 

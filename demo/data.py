@@ -5,7 +5,7 @@
 * ``complaints.csv`` – work orders as a telecom quality team exports them (text, times, channel,
   the agent's category with some noise);
 * ``surveys.csv`` – CSAT/NPS surveys, most following a complaint, some from customers without one;
-* ``truth.csv`` – the category each text was generated from;
+* ``truth.csv`` – the category (and, where it has children, the level-2 category) each text was generated from;
 * ``planted_effects.yaml`` and ``README.md`` – what was planted, so an analysis can be checked
   against the truth.
 
@@ -113,7 +113,7 @@ WEEKDAY_WEIGHTS = np.array([1.15, 1.05, 1.0, 1.0, 1.0, 0.9, 0.85])  # Monday fir
 COMPLAINT_COLUMNS = ("工单号", "客户号", "内容", "受理时间", "首次响应时间", "办结时间", "省份", "渠道", "客户类型",
                      "重复投诉", "人工分类")
 SURVEY_COLUMNS = ("问卷号", "工单号", "客户号", "触点", "调查时间", "CSAT", "NPS")
-TRUTH_COLUMNS = ("工单号", "true_category")
+TRUTH_COLUMNS = ("工单号", "true_category", "true_subcategory")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # ---------------------------------------------------------------------------------------------
@@ -728,6 +728,14 @@ CASES: dict[str, tuple[Case, ...]] = {
     ),
 }
 
+# The level-2 category (data/taxonomy/telecom.yaml) each sub-case of CASES is written for, in
+# CASES' order; categories without children have none.
+SUBCATEGORIES: dict[str, tuple[str, ...]] = {
+    "BIL": ("BIL.UNKNOWN", "BIL.DATA", "BIL.REFUND", "BIL.PLAN"),
+    "MIS": ("MIS.UNAUTH", "MIS.EXAGGERATED", "MIS.CONTRACT", "MIS.BUNDLE"),
+    "NET": ("NET.MOBILE", "NET.BROADBAND"),
+}
+
 # Share of orders whose core names the problem the way the taxonomy does; the rest describe it.
 NAMED_SHARE = 0.6
 # Categories of enquiries and suggestions rather than grievances.
@@ -895,14 +903,23 @@ class TextSpec:
 
 def compose_text(spec: TextSpec, rng: random.Random) -> str:
     """One work-order text: very short (~5%), long and rambling (~15%) or ordinary."""
+    return compose(spec, rng)[0]
+
+
+def compose(spec: TextSpec, rng: random.Random) -> tuple[str, str]:
+    """(a work-order text as :func:`compose_text` writes it, the level-2 category of the
+    sub-case it was written from: ``""`` for categories without children and for the very
+    short orders, which name no sub-case)."""
     slots = _Slots(rng, spec.created)
     style = rng.random()
     if style < 0.04:  # plus ordinary orders that happen to come out short: about 5% in all
-        return rng.choice(SHORT[spec.category]).format_map(slots)
+        return rng.choice(SHORT[spec.category]).format_map(slots), ""
     # Enquiries and suggestions are calm and brief: no emotion, no threats, no long story.
     enquiry = spec.category in ENQUIRIES
     long = style >= 0.85 and not enquiry
     case = rng.choice(CASES[spec.category])
+    children = SUBCATEGORIES.get(spec.category)
+    subcategory = children[CASES[spec.category].index(case)] if children else ""
     named = case.named and rng.random() < NAMED_SHARE
 
     clauses = []
@@ -957,7 +974,7 @@ def compose_text(spec: TextSpec, rng: random.Random) -> str:
                 break
     if rng.random() < 0.04:
         text = text.replace("，", ",")
-    return text
+    return text, subcategory
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1049,7 +1066,8 @@ def _complaints(rng: np.random.Generator, text_rng: random.Random, n: int) -> li
                      if rng.random() < 0.6 else others[int(rng.integers(len(others)))])
         row["agent_label"] = label
         escalates = rng.random() < ESCALATION_MENTION.get(code, DEFAULT_ESCALATION_MENTION)
-        row["text"] = compose_text(TextSpec(code, row["channel"], row["created"], row["repeat"], escalates), text_rng)
+        row["text"], row["subcategory"] = compose(
+            TextSpec(code, row["channel"], row["created"], row["repeat"], escalates), text_rng)
     return rows
 
 
@@ -1181,7 +1199,7 @@ edit by hand: change the generator and rerun the command.
 |---|---|
 | `complaints.csv` (UTF-8 with BOM) | 工单号 ticket id · 客户号 customer id · 内容 complaint text · 受理时间 created · 首次响应时间 first response (empty: never responded) · 办结时间 resolved (empty: open) · 省份 province · 渠道 channel (热线/营业厅/APP/网厅/工信部转办) · 客户类型 segment (个人/家庭宽带/政企/校园) · 重复投诉 repeat (是/否) · 人工分类 level-1 code assigned by an agent ({AGENT_NOISE:.0%} wrong on purpose) |
 | `surveys.csv` (UTF-8 with BOM) | 问卷号 survey id · 工单号 the complaint it follows (empty: respondent without a complaint) · 客户号 · 触点 touchpoint (10086热线/营业厅/装维/APP) · 调查时间 survey time · CSAT 1–5 · NPS 0–10 |
-| `truth.csv` (UTF-8 with BOM) | 工单号 · true_category: the code the text was generated from |
+| `truth.csv` (UTF-8 with BOM) | 工单号 · true_category: the code the text was generated from · true_subcategory: the level-2 code of the sub-case it was written from (empty for categories without children and for the very short orders) |
 | `planted_effects.yaml` | the planted effects below, machine-readable (tests read it) |
 
 Times are "YYYY-MM-DD HH:MM:SS", {PERIOD_START} to {PERIOD_END}; the export is as of {_fmt(SNAPSHOT)}, so
@@ -1242,7 +1260,7 @@ def generate_demo_data(out_dir: Path | None = None, seed: int = DEFAULT_SEED,
     _write_csv(paths["surveys"], SURVEY_COLUMNS, [
         (s["id"], s["ticket"], s["customer"], s["touchpoint"], _fmt(s["time"]), s["csat"], s["nps"]) for s in surveys
     ])
-    _write_csv(paths["truth"], TRUTH_COLUMNS, [(c["ticket"], c["category"]) for c in complaints])
+    _write_csv(paths["truth"], TRUTH_COLUMNS, [(c["ticket"], c["category"], c["subcategory"]) for c in complaints])
     paths["planted_effects"].write_text(
         "# Planted effects of the synthetic demo data; written by python -m tousu.demo.data, do not edit.\n"
         + yaml.safe_dump(planted_effects(seed, n_complaints), allow_unicode=True, sort_keys=False, width=200),

@@ -42,6 +42,7 @@ COLUMN_LABELS = {
     "id": "工单号", "customer_id": "客户号", "text": "内容", "created_at": "受理时间", "responded_at": "首次响应时间",
     "resolved_at": "办结时间", "province": "省份", "channel": "渠道", "segment": "客户类型", "repeat": "重复投诉",
     "category": "类别代码", "category_name": "类别", "confidence": "置信度", "categories": "多标签类别",
+    "subcategory": "子类代码", "subcategory_name": "子类",
     "topic_id": "主题编号", "topic_label": "主题", "model_version": "模型版本", "source_file": "来源文件",
     "loaded_at": "入库时间", "similarity": "相似度", "top_words": "关键词", "size": "训练时规模",
     "filtered_count": "当前筛选投诉量", "x": "x", "y": "y", "merged_into": "并入主题",
@@ -51,14 +52,15 @@ COLUMN_LABELS = {
     "complaints": "工单数", "accuracy": "留出准确率", "macro_f1": "留出宏F1", "topic_count": "主题数",
     "metrics_note": "指标说明", "growth_pct": "增长", "given_label": "原标签", "given_label_name": "原标签名称",
     "suggested_label": "建议标签", "suggested_label_name": "建议标签名称", "score": "原标签概率",
-    "suggested_score": "建议标签概率",
+    "suggested_score": "建议标签概率", "rank": "序号", "suggested_category": "建议类别代码",
+    "suggested_category_name": "建议类别", "uncertainty": "不确定度",
 }
 LABELS = HEADERS | COLUMN_LABELS
-LIST_COLUMNS = ("id", "created_at", "category_name", "topic_label", "province", "channel", "segment",
-                "confidence", "text")
+LIST_COLUMNS = ("id", "created_at", "category_name", "subcategory_name", "topic_label", "province", "channel",
+                "segment", "confidence", "text")
 EXPORT_COLUMNS = ("id", "customer_id", "created_at", "responded_at", "resolved_at", "province", "channel",
-                  "segment", "repeat", "category", "category_name", "confidence", "categories", "topic_id",
-                  "topic_label", "text", "model_version", "source_file")
+                  "segment", "repeat", "category", "category_name", "confidence", "categories", "subcategory",
+                  "subcategory_name", "topic_id", "topic_label", "text", "model_version", "source_file")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
@@ -324,6 +326,33 @@ def corrections_sheet(issues: pd.DataFrame) -> pd.DataFrame:
     the suggestion stands beside it."""
     return pd.DataFrame({"id": issues["id"], "text": issues["text"], "label": issues["given_label"],
                          "suggested_label": issues["suggested_label"], "score": issues["score"]})
+
+
+def labelling_suggestions(store: ResultsStore, model, model_version: str, n: int) -> pd.DataFrame:
+    """The ``n`` complaints of ``model_version`` in the store to label next, as ``tousu suggest``
+    picks and writes them (:func:`tousu.jobs.suggest.suggestion_table`): the complaints whose
+    category was corrected count as labelled. ``model`` is the version's loaded
+    :class:`~tousu.models.pipeline.ComplaintModel`; the stored sentence vectors are used, and the
+    texts without one are embedded (``attrs["embedded"]`` says how many)."""
+    from tousu.jobs.suggest import suggestion_table
+    from tousu.store import vector_space
+
+    pool, stored = store.labelling_pool(model_version, vector_space(model.manifest_))
+    texts = pool["text"].fillna("").astype(str).tolist()
+    has_vector = pool["has_vector"].to_numpy(dtype=bool)
+    missing = np.flatnonzero(~has_vector)
+    fresh = model.embed([texts[i] for i in missing]) if len(missing) else None
+    width = stored.shape[1] if has_vector.any() else (fresh.shape[1] if fresh is not None else 0)
+    vectors = np.zeros((len(pool), width), dtype=np.float32)
+    if has_vector.any():
+        unit = stored[has_vector].astype(np.float32)
+        vectors[has_vector] = unit / np.clip(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12, None)
+    if fresh is not None:
+        vectors[missing] = fresh
+    table = suggestion_table(model, pool["id"], texts, vectors, n,
+                             already_labelled=pool["corrected"].to_numpy(dtype=bool))
+    table.attrs.update(embedded=len(missing), pool=int((~pool["corrected"]).sum()))
+    return table
 
 
 def version_name(model_version: str, versions: pd.DataFrame) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from tousu.jobs.train import classification_metrics
+from tousu.jobs.train import classification_metrics, read_subcategory_labels, subcategory_metrics
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.store import read_manifest
 from tousu.nlp.clean import CleanOptions
@@ -17,9 +17,12 @@ from tousu.nlp.tables import InputError, TableReader
 
 def evaluate_job(
     model_dir: str | Path, input_path: str | Path, label_col: str, cache: bool = True,
-    options: CleanOptions = CleanOptions(), **reader_options,
+    options: CleanOptions = CleanOptions(), subcategory_col: str | None = None, **reader_options,
 ) -> dict:
-    """Accuracy, macro-F1, per-class F1, confusion matrix, topic NMI/ARI against ``label_col``."""
+    """Accuracy, macro-F1, per-class F1, confusion matrix, topic NMI/ARI against ``label_col``;
+    with ``subcategory_col`` (level-2 labels: child codes or names, empty where none) also
+    ``subcategory``: level-2 accuracy on the rows with a level-2 label, overall and on those
+    whose level-1 prediction is right (see :func:`tousu.jobs.train.subcategory_metrics`)."""
     model = ComplaintModel.load(model_dir, cache=cache)
     reader = TableReader(input_path, label_col=label_col, **reader_options)
     summary = JobSummary(str(input_path), "")
@@ -30,6 +33,13 @@ def evaluate_job(
         gold = np.array([by_name.get(g, g) for g in gold], dtype=object)
     predicted = model.predict(table[reader.text_col].tolist(), show_progress=True)
     report = classification_metrics(gold, predicted["category"])
+    if subcategory_col is not None:
+        gold_subcategory = read_subcategory_labels(table, subcategory_col, input_path, model.taxonomy_)
+        report["subcategory"] = subcategory_metrics(gold, gold_subcategory, predicted["category"],
+                                                    predicted["subcategory"])
+        if model.subcategory_model_ is None:
+            report["subcategory"]["note"] = ("this model assigns no subcategories (saved before tousu had them, or "
+                                             "its taxonomy has no level-1 category with children)")
     if model.topic_model_ is not None:
         report["topic_nmi"] = round(float(normalized_mutual_info_score(gold, predicted["topic_id"])), 4)
         report["topic_ari"] = round(float(adjusted_rand_score(gold, predicted["topic_id"])), 4)

@@ -13,6 +13,7 @@ from tousu.models.classifier import CategoryClassifier
 from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, out_of_fold_proba, rank_label_issues
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.store import next_version_dir
+from tousu.models.subcategories import subcategory_codes
 from tousu.models.taxonomy import load_taxonomy
 from tousu.nlp.clean import CleanOptions, clean_text
 from tousu.nlp.jobs import JobSummary, read_cleaned, write_quarantine
@@ -36,6 +37,42 @@ def classification_metrics(gold, predicted) -> dict:
     }
 
 
+def subcategory_metrics(gold_category, gold_subcategory, category, subcategory) -> dict:
+    """Level-2 accuracy on the rows with a gold level-2 label: ``accuracy`` over all of them
+    (a wrong level-1 category makes the subcategory wrong too) and
+    ``accuracy_given_category_right`` over those whose level-1 prediction equals the gold
+    label, with ``n`` and ``n_category_right``; macro-F1 and per-class F1 over all of them."""
+    gold_category, category = np.asarray(gold_category, dtype=object), np.asarray(category, dtype=object)
+    gold, predicted = np.asarray(gold_subcategory, dtype=object), np.asarray(subcategory, dtype=object)
+    labelled = gold != ""
+    if not labelled.any():
+        return {"n": 0, "note": "no row has a level-2 label"}
+    right = labelled & (gold_category == category)
+    overall = classification_metrics(gold[labelled], predicted[labelled])
+    return {
+        "n": int(labelled.sum()),
+        "accuracy": overall["accuracy"],
+        "n_category_right": int(right.sum()),
+        "accuracy_given_category_right": round(float((gold[right] == predicted[right]).mean()), 4)
+        if right.any() else None,
+        "empty_share": round(float((predicted[labelled] == "").mean()), 4),
+        "macro_f1": overall["macro_f1"],
+        "per_class_f1": {label: score for label, score in overall["per_class_f1"].items() if label != ""},
+    }
+
+
+def read_subcategory_labels(table: pd.DataFrame, column: str, path, taxonomy) -> np.ndarray:
+    """A level-2 label column as child codes (``""`` where empty or a level-1 code), see
+    :func:`tousu.models.subcategories.subcategory_codes`."""
+    if column not in table.columns:
+        raise InputError(path, f"level-2 label column not found; the columns are: "
+                               f"{', '.join(map(str, table.columns))}", column=column)
+    try:
+        return subcategory_codes(taxonomy, table[column].astype("string").fillna("").str.strip().tolist())
+    except ValueError as error:
+        raise InputError(path, str(error), column=column) from None
+
+
 def train_job(
     input_path: str | Path,
     output: str | Path | None = None,
@@ -53,6 +90,7 @@ def train_job(
     min_confidence: float | None = None,
     threshold: float | None = None,
     label_issues: bool = True,
+    subcategory_col: str | None = None,
     **reader_options,
 ) -> tuple[Path, dict]:
     """Train and save a model; returns its directory and manifest.
@@ -67,6 +105,10 @@ def train_job(
     label_issues: with labels, write ``label_issues.csv`` into the model directory: the rows
         whose given label the cross-validated model doubts, most doubtful first
         (:mod:`tousu.models.label_issues`).
+    subcategory_col: a column of level-2 labels (child codes or names of the taxonomy; empty
+        where the category has no children or the subcategory is unknown): the subcategory
+        model learns them (each labelled row trains its label's parent); without it the
+        subcategories are zero-shot. With ``label_col`` the holdout reports level-2 accuracy too.
     """
     if corrections is not None and label_col is None:
         raise ValueError("--corrections overrides the labels of --label-col; name the label column")
@@ -83,17 +125,19 @@ def train_job(
             del applied["skipped"]
     texts = table[reader.text_col].tolist()
     labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
+    subcategory_labels = (read_subcategory_labels(table, subcategory_col, input_path, taxonomy)
+                          if subcategory_col else None)
     model_dir = Path(output) if output else next_version_dir(models_dir(), name or taxonomy.name)
     metrics = {}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
                            classifier=CategoryClassifier(**_confidence_params(min_confidence, threshold)), cache=cache)
     tables = {}
     if labels is not None:
-        metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout)
+        metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout, subcategory_labels)
         if label_issues:
             tables["label_issues"], metrics["label_issues"] = _label_issues(
-                model, table[reader.id_col].astype(str).tolist(), texts, labels)
-    model.fit(texts, labels)
+                clone(model).set_params(subcategories=False), table[reader.id_col].astype(str).tolist(), texts, labels)
+    model.fit(texts, labels, subcategory_labels=subcategory_labels)
     if model.topic_model_ is not None:
         metrics["topic_outlier_share"] = model.topic_model_.outlier_share_
     extra = {"input": str(input_path), "text_column": reader.text_col, "label_column": label_col,
@@ -101,6 +145,9 @@ def train_job(
              "rows_quarantined": summary.rows_quarantined}
     if applied is not None:
         extra["corrections"] = applied
+    if subcategory_labels is not None:
+        extra["subcategory_column"] = subcategory_col
+        extra["subcategory_labels"] = _subcategory_label_summary(taxonomy, labels, subcategory_labels)
     manifest = model.save(model_dir, metrics=metrics, extra=extra, overwrite=overwrite, tables=tables)
     write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
     manifest["quarantine_file"] = summary.quarantine_file
@@ -176,11 +223,31 @@ def _label_issues(model: ComplaintModel, ids: list[str], texts: list[str], label
                    "method": "confident learning (cleanlab) on out-of-fold probabilities, by self-confidence"}
 
 
-def _holdout_metrics(model: ComplaintModel, texts: list[str], labels: list[str], share: float) -> dict:
+def _subcategory_label_summary(taxonomy, labels, subcategory_labels: np.ndarray) -> dict:
+    """How many rows have a level-2 label, and (with level-1 labels) how many of those name a
+    child of another category than their level-1 label (they still train their own parent)."""
+    labelled = subcategory_labels != ""
+    summary = {"rows": int(labelled.sum())}
+    if labels is not None:
+        parents = np.array([taxonomy[code].parent if code else "" for code in subcategory_labels], dtype=object)
+        summary["inconsistent_with_label"] = int((labelled & (parents != np.asarray(labels, dtype=object))).sum())
+    return summary
+
+
+def _holdout_metrics(model: ComplaintModel, texts: list[str], labels: list[str], share: float,
+                     subcategory_labels: np.ndarray | None = None) -> dict:
     counts = pd.Series(labels).value_counts()
     if share <= 0 or len(texts) < 20 or counts.min() < 2:
         return {"skipped": "too few rows per label for a holdout split"}
-    train_texts, test_texts, train_labels, test_labels = train_test_split(
-        texts, labels, test_size=share, random_state=0, stratify=labels)
-    scorer = clone(model).set_params(topics=False).fit(train_texts, train_labels)
-    return classification_metrics(test_labels, scorer.predict(test_texts)["category"]) | {"share": share}
+    train, test = train_test_split(np.arange(len(texts)), test_size=share, random_state=0, stratify=labels)
+    labels = np.asarray(labels, dtype=object)
+    # Subcategories only where there are level-2 labels to score them against.
+    scorer = clone(model).set_params(topics=False, subcategories=subcategory_labels is not None).fit(
+        [texts[i] for i in train], labels[train].tolist(),
+        subcategory_labels=None if subcategory_labels is None else subcategory_labels[train])
+    predicted = scorer.predict([texts[i] for i in test])
+    metrics = classification_metrics(labels[test].tolist(), predicted["category"]) | {"share": share}
+    if subcategory_labels is not None:
+        metrics["subcategory"] = subcategory_metrics(labels[test], subcategory_labels[test], predicted["category"],
+                                                     predicted["subcategory"])
+    return metrics

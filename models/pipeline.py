@@ -17,11 +17,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from tousu.models.classifier import CategoryClassifier
 from tousu.models.store import ModelStoreError, read_manifest, write_manifest, writing_model
+from tousu.models.subcategories import SubcategoryClassifier, parents_with_children, subcategory_codes
 from tousu.models.taxonomy import Taxonomy, load_taxonomy
 from tousu.models.topics import TopicModel
 from tousu.nlp.embed import DEFAULT_EMBEDDER, CenteredEmbedder, MeanCenterer, get_embedder
 
-OUTPUT_COLUMNS = ["category", "category_name", "confidence", "categories", "topic_id", "topic_label"]
+# The first six are the columns scripts have always read, in this order; the level-2 ones follow.
+OUTPUT_COLUMNS = ["category", "category_name", "confidence", "categories", "topic_id", "topic_label",
+                  "subcategory", "subcategory_name"]
 NO_TOPIC = -1
 MIN_DOCUMENTS_FOR_TOPICS = 60
 TOPIC_GUIDANCE = ("categories", "keywords", "none")
@@ -53,9 +56,14 @@ class ComplaintModel(BaseEstimator):
         across them), ``"keywords"`` (the taxonomy's keywords as BERTopic seed topics) or
         ``"none"``; ``True``/``False`` (older models) mean categories/none.
     cache: use the on-disk embedding cache.
+    subcategories: also assign level-2 categories (when the taxonomy has any): one child of
+        the chosen level-1 category (:class:`SubcategoryClassifier`).
+    subcategory_model: the unfitted :class:`SubcategoryClassifier` to fit a copy of (``None``:
+        the default one).
 
-    A saved model records the parameters its classifier and topic model were given, and
-    loading builds a :class:`CategoryClassifier` and a :class:`TopicModel` with them.
+    A saved model records the parameters its classifier, topic model and subcategory model
+    were given, and loading builds them with these. A model saved without a subcategory model
+    (older models, taxonomies without children) gives empty subcategory columns.
     """
 
     def __init__(
@@ -68,6 +76,8 @@ class ComplaintModel(BaseEstimator):
         classifier: CategoryClassifier | None = None,
         topic_model: TopicModel | None = None,
         cache: bool = True,
+        subcategories: bool = True,
+        subcategory_model: SubcategoryClassifier | None = None,
     ):
         self.taxonomy = taxonomy
         self.embedder = embedder
@@ -77,6 +87,8 @@ class ComplaintModel(BaseEstimator):
         self.classifier = classifier
         self.topic_model = topic_model
         self.cache = cache
+        self.subcategories = subcategories
+        self.subcategory_model = subcategory_model
 
     # ----- embeddings -----
     def _embedder(self):
@@ -89,7 +101,9 @@ class ComplaintModel(BaseEstimator):
             texts, show_progress=show_progress)
 
     # ----- fitting -----
-    def fit(self, texts, labels=None, show_progress: bool = True) -> ComplaintModel:
+    def fit(self, texts, labels=None, show_progress: bool = True, *, subcategory_labels=None) -> ComplaintModel:
+        """labels: level-1 labels (supervised), else zero-shot; subcategory_labels: level-2
+        labels (child codes or names, empty where unknown) for a supervised subcategory model."""
         texts = [str(t) for t in texts]
         self.taxonomy_ = self.taxonomy if self.taxonomy is not None else load_taxonomy()
         embedder = self._embedder()
@@ -104,6 +118,7 @@ class ComplaintModel(BaseEstimator):
             taxonomy=self.taxonomy_, embedder=CenteredEmbedder(embedder, self.centerer_, self.center),
         ).fit(texts, labels, embeddings=vectors)
         assigned = self.classifier_.assign(texts, embeddings=vectors)
+        self._fit_subcategories(texts, vectors, labels, assigned["category"], subcategory_labels)
         self.topic_model_ = None
         if self.topics and len(texts) >= MIN_DOCUMENTS_FOR_TOPICS:
             guidance = self._topic_guidance()
@@ -116,7 +131,29 @@ class ComplaintModel(BaseEstimator):
             self._map_topics_to_categories(assigned["category"])
         self.training_ = {"rows": len(texts), "data_sha256": data_fingerprint(texts, labels),
                           "label_counts": pd.Series(labels).value_counts().to_dict() if labels is not None else None}
+        if subcategory_labels is not None:
+            given = pd.Series(subcategory_codes(self.taxonomy_, subcategory_labels))
+            self.training_["subcategory_label_counts"] = given[given != ""].value_counts().to_dict()
         return self
+
+    def _fit_subcategories(self, texts, vectors, labels, assigned, subcategory_labels) -> None:
+        """Level 2, trained on the level-1 labels where given (else the assigned categories)."""
+        self.subcategory_model_ = None
+        if subcategory_labels is not None and len(subcategory_labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(subcategory_labels)} level-2 labels")
+        parents = {c.code for c in parents_with_children(self.taxonomy_)}
+        if not self.subcategories or not parents:
+            if subcategory_labels is not None:
+                raise ValueError("level-2 labels were given but " + (
+                    "subcategories are switched off" if not self.subcategories else
+                    f"taxonomy {self.taxonomy_.name} has no level-1 category with children"))
+            return
+        if subcategory_labels is None and not parents & set(self.classifier_.classes_):
+            return  # the classifier never predicts a category with children
+        model = clone(self.subcategory_model) if self.subcategory_model is not None else SubcategoryClassifier()
+        self.subcategory_model_ = model.set_params(
+            taxonomy=self.taxonomy_, embedder=self.classifier_.embedder,
+        ).fit(texts, labels if labels is not None else assigned, subcategory_labels, embeddings=vectors)
 
     def _topic_guidance(self) -> str:
         guidance = {True: "categories", False: "none"}.get(self.guide_topics, self.guide_topics)
@@ -158,6 +195,9 @@ class ComplaintModel(BaseEstimator):
             "confidence": np.round(assigned["confidence"], 4),
             "categories": assigned["categories"],
         })
+        subcategory = np.full(len(texts), "", dtype=object)
+        if self.subcategory_model_ is not None and len(texts):
+            subcategory = self.subcategory_model_.assign(texts, assigned["category"], embeddings=vectors)["subcategory"]
         if self.topic_model_ is not None and len(texts):
             topic_ids = self.topic_model_.transform(
                 vectors, categories=assigned["category"] if self._topic_guidance() == "categories" else None)
@@ -166,6 +206,8 @@ class ComplaintModel(BaseEstimator):
         else:
             result["topic_id"] = NO_TOPIC
             result["topic_label"] = ""
+        result["subcategory"] = subcategory
+        result["subcategory_name"] = [self.taxonomy_.name_of(code) if code else "" for code in subcategory]
         return result
 
     # ----- persistence -----
@@ -187,6 +229,9 @@ class ComplaintModel(BaseEstimator):
             if self.topic_model_ is not None:
                 (scratch / "topics").mkdir()
                 self.topic_model_.save(scratch / "topics")
+            if self.subcategory_model_ is not None:
+                (scratch / "subcategories").mkdir()
+                self.subcategory_model_.save(scratch / "subcategories")
             manifest = write_manifest(scratch, {
                 "name": Path(model_dir).parent.name if Path(model_dir).name.startswith("v") else Path(model_dir).name,
                 "version": Path(model_dir).name,
@@ -202,6 +247,9 @@ class ComplaintModel(BaseEstimator):
                     "outlier_share": self.topic_model_.outlier_share_,
                     "outlier_share_before_reduction": self.topic_model_.outlier_share_before_reduction_,
                 },
+                "subcategories": None if self.subcategory_model_ is None else {
+                    "modes": self.subcategory_model_.modes_,
+                },
             })
         return manifest
 
@@ -213,6 +261,7 @@ class ComplaintModel(BaseEstimator):
         del params["taxonomy"]  # stored whole in taxonomy.yaml
         params["classifier_params"] = _given_params(params.pop("classifier"), exclude=("taxonomy", "embedder"))
         params["topic_params"] = _given_params(params.pop("topic_model"))
+        params["subcategory_params"] = _given_params(params.pop("subcategory_model"), exclude=("taxonomy", "embedder"))
         return params
 
     @classmethod
@@ -223,9 +272,12 @@ class ComplaintModel(BaseEstimator):
             taxonomy = load_taxonomy(model_dir / "taxonomy.yaml")
             params = manifest["params"] | {"cache": cache}
             classifier_params, topic_params = params.pop("classifier_params"), params.pop("topic_params")
+            subcategory_params = params.pop("subcategory_params", None)  # models before level 2 have none
             model = cls(taxonomy=taxonomy, **params,
                         classifier=None if classifier_params is None else CategoryClassifier(**classifier_params),
-                        topic_model=None if topic_params is None else TopicModel(**topic_params))
+                        topic_model=None if topic_params is None else TopicModel(**topic_params),
+                        subcategory_model=None if subcategory_params is None
+                        else SubcategoryClassifier(**subcategory_params))
             model.manifest_ = manifest
             model.taxonomy_ = taxonomy
             model.centerer_ = MeanCenterer()
@@ -240,6 +292,10 @@ class ComplaintModel(BaseEstimator):
                 embedder=CenteredEmbedder(embedder, model.centerer_, model.center))
             topics_dir = model_dir / "topics"
             model.topic_model_ = TopicModel.load(topics_dir) if topics_dir.is_dir() else None
+            subcategories_dir = model_dir / "subcategories"
+            model.subcategory_model_ = SubcategoryClassifier.load(
+                subcategories_dir, taxonomy=taxonomy, embedder=model.classifier_.embedder,
+            ) if subcategories_dir.is_dir() else None
             model.training_ = manifest["data"]
         except (KeyError, OSError, ValueError, json.JSONDecodeError) as error:
             if isinstance(error, ModelStoreError):

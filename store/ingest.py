@@ -34,7 +34,8 @@ from tousu.nlp.tables import KNOWN_ID_COLUMNS
 from tousu.store.connection import StoreError
 
 REPEAT_NO = {"否", "n", "no", "0", "0.0", "false", "f", "不重复"}
-CLASSIFICATION_COLUMNS = ("category", "category_name", "confidence", "categories", "topic_id", "topic_label")
+CLASSIFICATION_COLUMNS = ("category", "category_name", "confidence", "categories", "topic_id", "topic_label",
+                          "subcategory", "subcategory_name")
 
 # Role → headers that carry it (compared stripped and case-insensitively); the role's own
 # name is always accepted too.
@@ -213,7 +214,7 @@ def canonical_complaints(table: pd.DataFrame, text_column: str, id_column: str |
         frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce").astype(float)
     if "topic_id" in frame:
         frame["topic_id"] = pd.to_numeric(frame["topic_id"], errors="coerce").astype("Int64")
-    for column in ("category", "category_name", "categories", "topic_label"):
+    for column in ("category", "category_name", "categories", "topic_label", "subcategory", "subcategory_name"):
         if column in frame:
             frame[column] = _nullable_text(frame[column])
     frame["model_version"] = model_version

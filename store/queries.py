@@ -17,7 +17,8 @@ from tousu.analysis.conventions import MISSING_GROUP, TOTAL_LABEL
 GROUP_COLUMNS = ("category", "category_name", "topic_label", "topic_id", "province", "channel", "segment",
                  "model_version", "source_file")
 LISTABLE_COLUMNS = {"id", "customer_id", "text", "created_at", "responded_at", "resolved_at", "repeat",
-                    "confidence", "categories", "loaded_at", "extra", *GROUP_COLUMNS}
+                    "confidence", "categories", "subcategory", "subcategory_name", "loaded_at", "extra",
+                    *GROUP_COLUMNS}
 # Columns joined_scores can add to each response's scores.
 JOINED_COLUMNS = ("survey_id", "touchpoint", "category", "category_name", "topic_label", "province", "channel",
                   "segment")
@@ -181,6 +182,24 @@ class StoreQueries:
         if not len(ids):
             return ids, np.zeros((0, 0), dtype=np.int8)
         return ids, np.frombuffer(b"".join(found["vector"]), dtype=np.int8).reshape(len(ids), -1)
+
+    def labelling_pool(self, model_version: str, embedder: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """The complaints classified by ``model_version``, by id, as ``id``, ``text``,
+        ``corrected`` (an analyst corrected its category: it is labelled) and ``has_vector``,
+        with their int8 sentence vectors from ``embedder`` (zeros where ``has_vector`` is false;
+        no columns when none has one)."""
+        with self._connected() as connection, connection.cursor() as cursor:
+            found = cursor.execute(
+                "SELECT c.id, c.text, c.id IN (SELECT id FROM category_corrections) AS corrected, e.vector "
+                "FROM complaints c LEFT JOIN embeddings e ON e.id = c.id AND e.embedder = ? "
+                "WHERE c.model_version = ? ORDER BY c.id", [embedder, model_version]).df()
+        stored = found.pop("vector")
+        found["has_vector"] = stored.notna().to_numpy()
+        width = len(stored[found["has_vector"]].iloc[0]) if found["has_vector"].any() else 0
+        vectors = np.zeros((len(found), width), dtype=np.int8)
+        for row in np.flatnonzero(found["has_vector"].to_numpy()):
+            vectors[row] = np.frombuffer(stored.iloc[row], dtype=np.int8)
+        return found, vectors
 
     def date_bounds(self) -> tuple[date | None, date | None]:
         with self._connected() as connection, connection.cursor() as cursor:

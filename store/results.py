@@ -186,7 +186,10 @@ class ResultsStore(StoreQueries):
             cursor.execute("DELETE FROM complaints WHERE id IN (SELECT id FROM incoming)")
             cursor.execute("INSERT INTO complaints BY NAME SELECT * FROM incoming")
             cursor.execute("""
-                UPDATE complaints SET category = k.new_category, category_name = k.new_category_name
+                UPDATE complaints SET category = k.new_category, category_name = k.new_category_name,
+                    subcategory = CASE WHEN k.new_category = complaints.category THEN complaints.subcategory END,
+                    subcategory_name = CASE WHEN k.new_category = complaints.category
+                                       THEN complaints.subcategory_name END
                 FROM (SELECT * FROM category_corrections WHERE id IN (SELECT id FROM incoming)
                       QUALIFY row_number() OVER (PARTITION BY id ORDER BY corrected_at DESC) = 1) k
                 WHERE complaints.id = k.id""")
@@ -274,7 +277,8 @@ class ResultsStore(StoreQueries):
 
     def correct_category(self, complaint_id: str, new_category: str, new_category_name: str | None = None,
                          note: str = "") -> None:
-        """Set a complaint's category and log the correction (kept for retraining)."""
+        """Set a complaint's category and log the correction (kept for retraining); a new
+        category clears the subcategory, which was a child of the old one."""
         current = self.query("SELECT category FROM complaints WHERE id = ?", [complaint_id])
         if current.empty:
             raise StoreError(f"{self.path}: no complaint with id {complaint_id!r}")
@@ -284,8 +288,10 @@ class ResultsStore(StoreQueries):
             cursor.execute("INSERT INTO category_corrections (id, old_category, new_category, new_category_name, "
                            "corrected_at, note) VALUES (?, ?, ?, ?, ?, ?)",
                            [complaint_id, old, new_category, name, datetime.now(), note])
-            cursor.execute("UPDATE complaints SET category = ?, category_name = ? WHERE id = ?",
-                           [new_category, name, complaint_id])
+            cursor.execute("UPDATE complaints SET category = ?, category_name = ?, "
+                           "subcategory = CASE WHEN category = ? THEN subcategory END, "
+                           "subcategory_name = CASE WHEN category = ? THEN subcategory_name END WHERE id = ?",
+                           [new_category, name, new_category, new_category, complaint_id])
 
     def edit_topic(self, model_version: str, topic_id: int, new_label: str | None = None,
                    merged_into: int | None = None) -> None:

@@ -19,7 +19,7 @@ from tousu.store.connection import StoreError
 from tousu.store.ingest import masked, role_values, survey_link_targets
 
 FORMAT = "tousu-results"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Each survey answer with the complaint it rates, or as the baseline: written by
 # refresh_survey_links after every write that can change them (the rule is tousu link's own,
 # run in pandas: see tousu.store.ingest.survey_link_targets). Every score filter reads the
@@ -34,7 +34,8 @@ CREATE TABLE complaints (
     province VARCHAR, channel VARCHAR, segment VARCHAR, "repeat" BOOLEAN,
     category VARCHAR, category_name VARCHAR, confidence DOUBLE, categories VARCHAR,
     topic_id INTEGER, topic_label VARCHAR,
-    model_version VARCHAR, source_file VARCHAR, loaded_at TIMESTAMP, extra JSON);
+    model_version VARCHAR, source_file VARCHAR, loaded_at TIMESTAMP, extra JSON,
+    subcategory VARCHAR, subcategory_name VARCHAR);
 CREATE TABLE surveys (
     survey_id VARCHAR PRIMARY KEY, ticket_id VARCHAR, customer_id VARCHAR, linked_by VARCHAR,
     touchpoint VARCHAR, surveyed_at TIMESTAMP, csat DOUBLE, nps DOUBLE,
@@ -138,8 +139,15 @@ def _links_by_the_link_rule(cursor) -> None:
     refresh_survey_links(cursor)
 
 
+def _add_subcategories(cursor) -> None:
+    """Schema 4 → 5: complaints get their level-2 category (``subcategory``, ``subcategory_name``),
+    NULL for those classified before; at the end of the table, where a new store has them too."""
+    for column in ("subcategory", "subcategory_name"):
+        cursor.execute(f"ALTER TABLE complaints ADD COLUMN IF NOT EXISTS {column} VARCHAR")
+
+
 # Schema version → the step to the next one.
-UPGRADES = {1: _upgrade_from_1, 2: _links_by_the_link_rule, 3: _links_by_the_link_rule}
+UPGRADES = {1: _upgrade_from_1, 2: _links_by_the_link_rule, 3: _links_by_the_link_rule, 4: _add_subcategories}
 
 
 def check_or_create(connection: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:

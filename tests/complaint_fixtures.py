@@ -22,8 +22,18 @@ TEMPLATES = {
 }
 
 
-def labelled_complaints(per_category: int = 20, seed: int = 0) -> pd.DataFrame:
-    """``per_category`` varied complaints for each of six taxonomy categories, shuffled."""
+# The level-2 category (data/taxonomy/telecom.yaml) of each template above, by position.
+SUBCATEGORIES = {
+    "BIL": ["BIL.UNKNOWN", "BIL.DATA", "BIL.UNKNOWN", "BIL.PLAN", "BIL.REFUND"],
+    "MIS": ["MIS.UNAUTH", "MIS.UNAUTH", "MIS.EXAGGERATED", "MIS.CONTRACT", "MIS.BUNDLE"],
+    "NET": ["NET.MOBILE", "NET.MOBILE", "NET.MOBILE", "NET.BROADBAND", "NET.MOBILE"],
+}
+
+
+def labelled_complaints(per_category: int = 20, seed: int = 0, subcategory_col: str | None = None) -> pd.DataFrame:
+    """``per_category`` varied complaints for each of six taxonomy categories, shuffled; with
+    ``subcategory_col``, also a column of level-2 labels (empty for the categories without
+    children)."""
     rng = random.Random(seed)
     rows = []
     for code, templates in TEMPLATES.items():
@@ -32,5 +42,7 @@ def labelled_complaints(per_category: int = 20, seed: int = 0) -> pd.DataFrame:
             suffix = rng.choice(["", "，请处理，谢谢。", "，非常不满。", "！", "，要求尽快解决"])
             rows.append({"工单号": f"{code}-{index:03d}", "内容": prefix + template.format(n=rng.randint(2, 99)) + suffix,
                          "类别": code})
+            if subcategory_col is not None:
+                rows[-1][subcategory_col] = SUBCATEGORIES[code][index % len(templates)] if code in SUBCATEGORIES else ""
     rng.shuffle(rows)
     return pd.DataFrame(rows)

@@ -104,6 +104,19 @@ def test_every_taxonomy_category_is_present(small_run):
     assert set(read(small_run["truth"])["true_category"]) == set(load_taxonomy().codes)
 
 
+def test_the_true_subcategory_is_a_child_of_the_true_category(default_run):
+    taxonomy = load_taxonomy()
+    truth = read(default_run["truth"])
+    children = {c.code: {child.code for child in c.children} for c in taxonomy.categories}
+    for category, subcategory in zip(truth["true_category"], truth["true_subcategory"]):
+        assert subcategory in children[category] or (subcategory == "" and category), (category, subcategory)
+    with_children = truth["true_category"].map(lambda code: bool(children[code]))
+    assert (truth.loc[~with_children, "true_subcategory"] == "").all()
+    # Only the very short orders (about 4 %) name no sub-case; every child is written for.
+    assert 0.9 < (truth.loc[with_children, "true_subcategory"] != "").mean() < 1
+    assert set(truth["true_subcategory"]) - {""} == {code for codes in children.values() for code in codes}
+
+
 def test_surveys_refer_to_existing_complaints_and_cover_both_groups(default_run):
     complaints, surveys = read(default_run["complaints"]), read(default_run["surveys"])
     after_complaint = surveys[surveys["工单号"] != ""]
