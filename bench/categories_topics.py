@@ -105,7 +105,7 @@ def topic_scores(texts, labels, embeddings, categories, seed_words, seed_embedde
         default_topics, _ = BERTopic(language="multilingual").fit_transform(texts, embeddings)
     tfidf = TfidfVectorizer(analyzer=get_segmenter().cut).fit_transform(texts)
     # What `tousu classify` gives these complaints, beside the topics they were found in.
-    classified = guided.transform(embeddings, categories=categories)
+    classified = guided.transform(embeddings, categories=categories, texts=texts)
     return {"ours_guided": score(guided.labels_) | {"seconds": round(watch.seconds, 1),
                                                       "outlier_share_before_reduction":
                                                           round(guided.outlier_share_before_reduction_, 4),

@@ -269,3 +269,9 @@ def test_label_issues_can_be_skipped(complaints, tmp_path):
     assert main(["train", str(complaints), "--label-col", "类别", "-o", str(tmp_path / "m"), "--no-topics",
                  "--no-label-issues", "--embedder", TEST_EMBEDDER]) == 0
     assert not (tmp_path / "m" / "label_issues.csv").exists()
+
+
+def test_topics_keep_apart_learnt_categories_more_than_zero_shot_ones(supervised_model, zero_shot_model):
+    supervised, zero_shot = ComplaintModel.load(supervised_model), ComplaintModel.load(zero_shot_model)
+    assert supervised.topic_model_.target_weight == 0.5
+    assert zero_shot.topic_model_.target_weight == 0.0
