@@ -47,7 +47,9 @@ if len(pending):
     st.button("放弃这些主题修改", key="discard_edits", on_click=store.discard_topic_edits, args=(version,))
 
 taxonomy = load_taxonomy(Path(version) / "taxonomy.yaml") if (Path(version) / "taxonomy.yaml").is_file() else None
-names = resources.query("category_names") | ({c.code: c.name for c in taxonomy.all_categories} if taxonomy else {})
+carried = resources.query("category_names")
+names = carried | ({c.code: c.name for c in taxonomy.all_categories} if taxonomy else {})
+correctable = views.correction_categories(carried, taxonomy)  # level 1 only: the form below
 
 st.subheader("待核查的训练标签")
 issues = views.label_issue_table(version, names)
@@ -67,7 +69,7 @@ else:
     chosen = st.selectbox("核查工单", issues["id"], key="issue_id")
     suggested = issues.loc[issues["id"] == chosen, "suggested_label"].iloc[0]
     st.button("载入下方更正（建议标签）", key="load_issue", on_click=load_issue_for_correction,
-              args=(chosen, suggested), disabled=suggested not in names)
+              args=(chosen, suggested), disabled=suggested not in correctable)
     st.download_button("下载校对表（id, text, label）", views.csv_bytes(views.corrections_sheet(issues)),
                        file_name=f"{Path(version).name}.label_issues.corrections.csv", mime="text/csv")
 
@@ -99,12 +101,12 @@ if complaint_id and complaint is None:
 if complaint is not None:
     st.markdown(f"当前类别：**{views.highlight(complaint['category_name'] or '')}**<br>"
                 f"{views.highlight(complaint['text'])}", unsafe_allow_html=True)
-    codes = sorted(names)
-    new_category = st.selectbox("改为", codes, format_func=lambda c: f"{names[c]}（{c}）", key="correct_category")
+    new_category = st.selectbox("改为", sorted(correctable), format_func=lambda c: f"{correctable[c]}（{c}）",
+                                key="correct_category")
     note = st.text_input("备注", key="correct_note")
     if st.button("更正类别", key="correct"):
-        store.correct_category(complaint_id, new_category, names[new_category], note=note)
-        st.success(f"工单 {complaint_id} 已改为「{names[new_category]}」")
+        store.correct_category(complaint_id, new_category, correctable[new_category], note=note)
+        st.success(f"工单 {complaint_id} 已改为「{correctable[new_category]}」")
 corrections = resources.query("corrections")
 if len(corrections):
     pending = resources.query("corrections", True)

@@ -47,7 +47,7 @@ def entropy_uncertainty(proba: np.ndarray) -> np.ndarray:
 
 def strategies(random_state: int) -> dict:
     """name → picker(proba, embeddings, texts, labelled mask, n, rng) → pool row indices."""
-    from tousu.models.active import margin_uncertainty, pick_uncertain_and_diverse, suggest_for_labelling
+    from tousu.models.active import margin_uncertainty, suggest_for_labelling
 
     def random_picks(proba, vectors, texts, labelled, n, rng):
         unlabelled = np.flatnonzero(~labelled)
@@ -55,8 +55,9 @@ def strategies(random_state: int) -> dict:
 
     def variant(score, k):
         def picks(proba, vectors, texts, labelled, n, rng):
-            return pick_uncertain_and_diverse(score(proba), vectors, n, texts=texts, already_labelled=labelled,
-                                              candidates_per_pick=k, random_state=random_state).indices
+            return suggest_for_labelling(proba, vectors, n, texts=texts, already_labelled=labelled,
+                                         uncertainty=score(proba), candidates_per_pick=k,
+                                         random_state=random_state).indices
         return picks
 
     def product(proba, vectors, texts, labelled, n, rng):

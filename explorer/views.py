@@ -320,6 +320,18 @@ def label_issue_table(model_dir: str | Path, names: dict[str, str]) -> pd.DataFr
     return table
 
 
+def correction_categories(carried: dict[str, str], taxonomy=None) -> dict[str, str]:
+    """{code: name} of the categories a complaint's category can be corrected to: the level-1
+    categories of the model's ``taxonomy`` (its catch-all ``OTH`` among them, where it has one)
+    and those the stored complaints already carry (``carried``: a supervised model's own labels,
+    the catch-all 未分类), never a subcategory (level 2 is the ``subcategory`` column's)."""
+    level2 = {c.code for c in taxonomy.all_categories if c.parent is not None} if taxonomy is not None else set()
+    choices = {code: name for code, name in carried.items() if code not in level2}
+    if taxonomy is not None:
+        choices |= {c.code: c.name for c in taxonomy.categories}
+    return choices
+
+
 def corrections_sheet(issues: pd.DataFrame) -> pd.DataFrame:
     """The label issues as a corrections file for ``tousu train --corrections`` (``id``, ``text``,
     ``label``): ``label`` starts as the given label, so only the rows an analyst edits change;

@@ -28,13 +28,14 @@ def evaluate_job(
     summary = JobSummary(str(input_path), "")
     table, _ = read_cleaned(reader, options, summary)
     gold = table[label_col].astype(str).str.strip().to_numpy(dtype=object)
+    gold_subcategory = (read_subcategory_labels(table, subcategory_col, input_path, model.taxonomy_)
+                        if subcategory_col is not None else None)
     if model.mode_ == "zero-shot":  # gold labels may be written as category names
         by_name = {c.name: c.code for c in model.taxonomy_.all_categories}
         gold = np.array([by_name.get(g, g) for g in gold], dtype=object)
     predicted = model.predict(table[reader.text_col].tolist(), show_progress=True)
     report = classification_metrics(gold, predicted["category"])
-    if subcategory_col is not None:
-        gold_subcategory = read_subcategory_labels(table, subcategory_col, input_path, model.taxonomy_)
+    if gold_subcategory is not None:
         report["subcategory"] = subcategory_metrics(gold, gold_subcategory, predicted["category"],
                                                     predicted["subcategory"])
         if model.subcategory_model_ is None:

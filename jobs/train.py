@@ -9,11 +9,12 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import train_test_split
 
+from tousu.analysis.conventions import spreadsheet_rows
 from tousu.models.classifier import CategoryClassifier
 from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, out_of_fold_proba, rank_label_issues
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.store import next_version_dir
-from tousu.models.subcategories import subcategory_codes
+from tousu.models.subcategories import UnknownSubcategoryError, subcategory_codes
 from tousu.models.taxonomy import load_taxonomy
 from tousu.nlp.clean import CleanOptions, clean_text
 from tousu.nlp.jobs import JobSummary, read_cleaned, write_quarantine
@@ -62,15 +63,17 @@ def subcategory_metrics(gold_category, gold_subcategory, category, subcategory) 
 
 
 def read_subcategory_labels(table: pd.DataFrame, column: str, path, taxonomy) -> np.ndarray:
-    """A level-2 label column as child codes (``""`` where empty or a level-1 code), see
-    :func:`tousu.models.subcategories.subcategory_codes`."""
+    """A level-2 label column of the table read from ``path`` as child codes (``""`` where
+    empty or a level-1 code), see :func:`tousu.models.subcategories.subcategory_codes`; labels
+    that are no subcategory are refused naming the file, their rows and the column."""
     if column not in table.columns:
         raise InputError(path, f"level-2 label column not found; the columns are: "
                                f"{', '.join(map(str, table.columns))}", column=column)
     try:
         return subcategory_codes(taxonomy, table[column].astype("string").fillna("").str.strip().tolist())
-    except ValueError as error:
-        raise InputError(path, str(error), column=column) from None
+    except UnknownSubcategoryError as error:
+        rows = spreadsheet_rows(table)[error.positions].tolist()
+        raise InputError(path, str(error), row=rows, column=column) from None
 
 
 def train_job(
@@ -116,6 +119,9 @@ def train_job(
     reader = TableReader(input_path, label_col=label_col, **reader_options)
     summary = JobSummary(str(input_path), "")
     table, quarantined = read_cleaned(reader, options, summary)
+    # Read before the corrections, while the table still has the file's row numbers.
+    subcategory_labels = (read_subcategory_labels(table, subcategory_col, input_path, taxonomy)
+                          if subcategory_col else None)
     applied = None
     if corrections is not None:
         table, applied = with_corrections(table, reader.id_col, reader.text_col, label_col,
@@ -123,10 +129,10 @@ def train_job(
         applied = {"file": str(corrections), **applied}
         if not applied["skipped"]:
             del applied["skipped"]
+        if subcategory_labels is not None:  # the complaints a corrections file adds have no level-2 label
+            subcategory_labels = np.concatenate([subcategory_labels, np.full(applied["appended"], "", dtype=object)])
     texts = table[reader.text_col].tolist()
     labels = table[label_col].astype(str).str.strip().tolist() if label_col else None
-    subcategory_labels = (read_subcategory_labels(table, subcategory_col, input_path, taxonomy)
-                          if subcategory_col else None)
     model_dir = Path(output) if output else next_version_dir(models_dir(), name or taxonomy.name)
     metrics = {}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,

@@ -57,6 +57,7 @@ def suggest_for_labelling(
     n: int,
     texts=None,
     already_labelled=None,
+    uncertainty: np.ndarray | None = None,
     candidates_per_pick: int = CANDIDATES_PER_PICK,
     random_state: int = 0,
 ) -> Suggestions:
@@ -68,28 +69,19 @@ def suggest_for_labelling(
         that equals an already labelled one. Without them, rows are taken as distinct.
     already_labelled: row indices (or a boolean mask) of complaints labelled already, which
         are never suggested.
+    uncertainty: one score per complaint, higher: more worth labelling (step 1 of the rule);
+        default :func:`margin_uncertainty` of ``proba``.
     candidates_per_pick: the pool the diverse picks come from is this many times ``n``;
         1 is plain uncertainty sampling.
 
     Fewer than ``n`` are returned when fewer are eligible.
     """
-    return pick_uncertain_and_diverse(margin_uncertainty(proba), embeddings, n, texts=texts,
-                                      already_labelled=already_labelled, candidates_per_pick=candidates_per_pick,
-                                      random_state=random_state)
-
-
-def pick_uncertain_and_diverse(
-    uncertainty: np.ndarray,
-    embeddings: np.ndarray,
-    n: int,
-    texts=None,
-    already_labelled=None,
-    candidates_per_pick: int = CANDIDATES_PER_PICK,
-    random_state: int = 0,
-) -> Suggestions:
-    """Steps 2 and 3 of the rule for any ``uncertainty`` score (higher: more worth labelling);
-    :func:`suggest_for_labelling` is this with the margin."""
-    uncertainty = np.asarray(uncertainty, dtype=np.float64)
+    if uncertainty is None:
+        uncertainty = margin_uncertainty(proba)
+    else:
+        uncertainty = np.asarray(uncertainty, dtype=np.float64)
+        if uncertainty.shape != (len(proba),):
+            raise ValueError(f"uncertainty: {uncertainty.shape} scores for {len(proba)} rows of probabilities")
     embeddings = np.asarray(embeddings, dtype=np.float32)
     if len(embeddings) != len(uncertainty):
         raise ValueError(f"{len(uncertainty)} rows of probabilities but {len(embeddings)} embeddings")

@@ -50,16 +50,24 @@ def parents_with_children(taxonomy: Taxonomy) -> list:
     return [c for c in taxonomy.categories if c.children and c.code != taxonomy.other_code]
 
 
+class UnknownSubcategoryError(ValueError):
+    """Level-2 labels that are no subcategory; ``positions``: where they are in the labels (0-based)."""
+
+    def __init__(self, message: str, positions: list[int]):
+        super().__init__(message)
+        self.positions = positions
+
+
 def subcategory_codes(taxonomy: Taxonomy, labels) -> np.ndarray:
     """Level-2 labels as child codes: a child's code or name gives its code; an empty or
     missing value, or a level-1 code or name (a complaint labelled only at level 1), gives
-    ``""``. Anything else is refused, naming the values (a typo would otherwise train on
-    nothing)."""
+    ``""``. Anything else is refused with :class:`UnknownSubcategoryError`, naming the values
+    (a typo would otherwise train on nothing)."""
     by_name = {c.name: c.code for c in taxonomy.all_categories if c.parent is not None}
     children = {c.code for c in taxonomy.all_categories if c.parent is not None}
     level1 = {c.code for c in taxonomy.categories} | {c.name for c in taxonomy.categories}
-    codes, unknown = [], []
-    for label in labels:
+    codes, unknown, positions = [], [], []
+    for position, label in enumerate(labels):
         text = "" if label is None or (isinstance(label, float) and np.isnan(label)) else str(label).strip()
         if text in children:
             codes.append(text)
@@ -70,11 +78,13 @@ def subcategory_codes(taxonomy: Taxonomy, labels) -> np.ndarray:
         else:
             codes.append(NO_SUBCATEGORY)
             unknown.append(text)
+            positions.append(position)
     if unknown:
         shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
-        raise ValueError(f"level-2 labels that are no subcategory of taxonomy {taxonomy.name} v{taxonomy.version} "
-                         f"({len(unknown)} rows): {shown[:300]}; give a child's code (e.g. "
-                         f"{next(iter(sorted(children)), 'BIL.DATA')}) or name, or leave it empty")
+        raise UnknownSubcategoryError(
+            f"level-2 labels that are no subcategory of taxonomy {taxonomy.name} v{taxonomy.version} "
+            f"({len(unknown)} rows): {shown[:300]}; give a child's code (e.g. "
+            f"{next(iter(sorted(children)), 'BIL.DATA')}) or name, or leave it empty", positions)
     return np.asarray(codes, dtype=object)
 
 

@@ -18,7 +18,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,19 +33,28 @@ KNOWN_TEXT_COLUMNS = (
 )
 KNOWN_ID_COLUMNS = ("id", "工单号", "工单编号", "ticket_id", "流水号")
 QUARANTINE_COLUMNS = ["source_file", "source_row", "problem_column", "reason"]
+#: How many row numbers an :class:`InputError` about several rows names.
+ROWS_NAMED = 10
 GENERATED_ID_COLUMN = "id"
 _SAMPLE_BYTES = 1 << 20
 _XLSX_MAX_ROWS = 1_048_576
 
 
 class InputError(ValueError):
-    """A file that cannot be used as input; the message says where and why."""
+    """A file that cannot be used as input; the message says where and why.
 
-    def __init__(self, file: str | Path, message: str, row: int | None = None, column: str | None = None):
+    ``row`` is a row number as the module's docstring counts them, or several (the first
+    :data:`ROWS_NAMED` are named)."""
+
+    def __init__(self, file: str | Path, message: str, row: int | Sequence[int] | None = None,
+                 column: str | None = None):
         self.file, self.row, self.column = str(file), row, column
         where = [self.file]
-        if row is not None:
-            where.append(f"row {row}")
+        rows = [] if row is None else [int(row)] if isinstance(row, (int, np.integer)) else [int(r) for r in row]
+        if rows:
+            named = ", ".join(str(r) for r in rows[:ROWS_NAMED])
+            more = f" and {len(rows) - ROWS_NAMED} more" if len(rows) > ROWS_NAMED else ""
+            where.append(f"{'row' if len(rows) == 1 else 'rows'} {named}{more}")
         if column is not None:
             where.append(f"column {column!r}")
         super().__init__(f"{', '.join(where)}: {message}")

@@ -28,6 +28,7 @@ from tousu.explorer.editing import NothingToSave, save_model_version
 from tousu.jobs.classify import classify_job
 from tousu.jobs.train import train_job
 from tousu.models.pipeline import ComplaintModel
+from tousu.models.taxonomy import load_taxonomy
 from tousu.store import Filters, ResultsStore
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -211,6 +212,15 @@ def test_growth_alerts_show_growth_as_a_percentage():
     assert list(table["增长"]) == ["+150%", "新出现"] and "alert" not in table
 
 
+def test_a_category_is_corrected_to_a_level1_category_never_a_subcategory():
+    taxonomy = load_taxonomy()
+    carried = {"BIL": "资费计费争议", "BIL.DATA": "流量计费", "未分类": "未分类", "自定义": "自定义"}
+    choices = views.correction_categories(carried, taxonomy)
+    assert set(choices) == {c.code for c in taxonomy.categories} | {"未分类", "自定义"}
+    assert taxonomy.other_code in choices and not any("." in code for code in choices)
+    assert views.correction_categories(carried) == carried  # without the taxonomy: what the complaints carry
+
+
 def test_the_export_holds_the_current_selection(store_path):
     with ResultsStore(store_path) as store:
         table = views.export_table(store, Filters(provinces=("广东",)))
@@ -236,6 +246,9 @@ def test_model_edits_are_saved_as_a_new_version_that_loads(app, store_path):
     app.selectbox(key="merge_source").set_value(app.selectbox(key="merge_source").options[1]).run()
     app.button(key="merge").click().run()
     app.text_input(key="correct_id").set_value("BIL-001").run()
+    offered, taxonomy = set(app.selectbox(key="correct_category").options), load_taxonomy()
+    assert {f"{c.name}（{c.code}）" for c in taxonomy.categories} <= offered  # level 1, the catch-all OTH among them
+    assert not {f"{c.name}（{c.code}）" for c in taxonomy.all_categories if c.parent is not None} & offered
     app.selectbox(key="correct_category").set_value("SEC").run()
     app.button(key="correct").click().run()
     app.button(key="save_version").click().run()

@@ -184,6 +184,36 @@ def test_evaluate_reports_level2_accuracy(supervised_level2, labelled_file, tabl
     assert old["accuracy"] == 0 and old["empty_share"] == 1 and "no subcategories" in old["note"]
 
 
+def test_unknown_level2_labels_are_refused_naming_the_file_rows_and_column(table, tmp_path, capsys):
+    bad = table.head(18).copy()
+    bad.loc[0, "内容"] = ""  # file row 2, quarantined: the rows named are still the file's
+    bad.loc[[4, 10], LEVEL2] = ["BIL.TYPO", "网路"]  # file rows 6 and 12
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    where = rf"bad\.csv, rows 6, 12, column '{LEVEL2}': level-2 labels that are no subcategory .*'BIL\.TYPO', '网路'"
+    with pytest.raises(InputError, match=where) as refused:
+        train_job(path, tmp_path / "m" / "v1", label_col="类别", subcategory_col=LEVEL2, embedder=TEST_EMBEDDER,
+                  topics=False, label_issues=False)
+    assert refused.value.row == [6, 12] and refused.value.column == LEVEL2
+    with pytest.raises(InputError, match=where):
+        evaluate_job(FIXTURES / "model-0.1.0", path, "类别", subcategory_col=LEVEL2)
+    assert main(["evaluate", str(FIXTURES / "model-0.1.0"), str(path), "--label-col", "类别",
+                 "--subcategory-col", LEVEL2]) == 2
+    assert f"rows 6, 12, column '{LEVEL2}'" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_complaints_a_corrections_file_adds_have_no_level2_label(labelled_file, table, tmp_path):
+    corrections = pd.DataFrame({"id": [table["工单号"].iloc[0], "NEW-1"], "text": ["", "营业厅排队等候了半小时"],
+                                "label": ["SEC", "QUE"]})
+    corrections.to_csv(tmp_path / "labels.csv", index=False)
+    _, manifest = train_job(labelled_file, tmp_path / "m" / "v1", label_col="类别", subcategory_col=LEVEL2,
+                            corrections=tmp_path / "labels.csv", embedder=TEST_EMBEDDER, topics=False,
+                            label_issues=False)
+    assert manifest["data"]["corrections"] == {"file": str(tmp_path / "labels.csv"), "relabelled": 1, "appended": 1}
+    assert manifest["data"]["subcategory_labels"]["rows"] == (table[LEVEL2] != "").sum()
+
+
 def test_the_commands_take_a_subcategory_column(labelled_file, tmp_path, capsys):
     model_dir = tmp_path / "m" / "v1"
     assert main(["train", str(labelled_file), "--label-col", "类别", "--subcategory-col", LEVEL2, "--embedder",

@@ -88,6 +88,20 @@ def test_asking_for_more_than_the_pool_gives_every_eligible_complaint():
     assert len(suggest_for_labelling(np.zeros((0, 3)), np.zeros((0, 8)), 5).indices) == 0
 
 
+def test_an_uncertainty_score_of_ones_own_replaces_the_margin():
+    proba = proba_with_margins(np.linspace(0.0, 0.9, 10))  # by the margin, row 0 first
+    score = np.linspace(0.0, 1.0, 10)  # by this score, row 9 first
+    picked, uncertainty = suggest_for_labelling(proba, clustered([10]), 3, uncertainty=score, candidates_per_pick=1)
+    assert picked.tolist() == [9, 8, 7]
+    assert uncertainty == pytest.approx(score[[9, 8, 7]])
+    default, _ = suggest_for_labelling(proba, clustered([10]), 3, candidates_per_pick=1)
+    given, _ = suggest_for_labelling(proba, clustered([10]), 3, uncertainty=margin_uncertainty(proba),
+                                     candidates_per_pick=1)
+    assert default.tolist() == given.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="uncertainty"):
+        suggest_for_labelling(proba, clustered([10]), 3, uncertainty=score[:5])
+
+
 def test_repeated_vectors_still_give_n_picks():
     vectors = np.repeat(clustered([2]), 10, axis=0)  # 20 rows, only 2 distinct vectors
     picked, _ = suggest_for_labelling(proba_with_margins(np.linspace(0, 0.5, 20)), vectors, 5)

@@ -105,6 +105,14 @@ def test_unreadable_files_raise_input_error_naming_the_file(tmp_path, name, cont
     assert str(path) in str(error.value)
 
 
+def test_an_input_error_names_its_row_or_rows():
+    assert str(InputError("t.csv", "bad", row=3, column="c")) == "t.csv, row 3, column 'c': bad"
+    assert str(InputError("t.csv", "bad", row=[3])) == "t.csv, row 3: bad"
+    assert str(InputError("t.csv", "bad", row=[3, 7])) == "t.csv, rows 3, 7: bad"
+    many = str(InputError("t.csv", "bad", row=range(2, 14)))
+    assert many == "t.csv, rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more: bad"
+
+
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         read_table(tmp_path / "nope.csv")
