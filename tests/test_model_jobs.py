@@ -275,3 +275,29 @@ def test_topics_keep_apart_learnt_categories_more_than_zero_shot_ones(supervised
     supervised, zero_shot = ComplaintModel.load(supervised_model), ComplaintModel.load(zero_shot_model)
     assert supervised.topic_model_.target_weight == 0.5
     assert zero_shot.topic_model_.target_weight == 0.0
+
+
+def test_accurate_training_chooses_by_cross_validation_and_saves_an_ordinary_model(complaints, tmp_path,
+                                                                                  monkeypatch):
+    from tousu.models import selection
+
+    monkeypatch.setattr(selection, "ACCURATE_EMBEDDERS", (TEST_EMBEDDER,))
+    monkeypatch.setattr(selection, "ACCURATE_GRID", {"C": (0.5, 0.01), "embedding_weight": (0.5, 2.0)})
+    model_dir, manifest = train_job(complaints, tmp_path / "m", label_col="类别", embedder=TEST_EMBEDDER,
+                                    topics=False, label_issues=False, accurate=True)
+    candidates = manifest["metrics"]["accurate_candidates"]
+    assert len(candidates) == 4
+    assert [c["macro_f1"] for c in candidates] == sorted((c["macro_f1"] for c in candidates), reverse=True)
+    best = candidates[0]
+    loaded = ComplaintModel.load(model_dir)
+    assert loaded.embedder == TEST_EMBEDDER
+    assert (loaded.get_params()["classifier__C"], loaded.get_params()["classifier__embedding_weight"]) == (
+        best["C"], best["embedding_weight"])
+    out = tmp_path / "classified.csv"
+    classify_job(model_dir, complaints, out, progress=False)
+    assert len(pd.read_csv(out)) == len(pd.read_csv(complaints)) - 1  # the empty text is quarantined
+
+
+def test_accurate_training_needs_labels(complaints, tmp_path):
+    with pytest.raises(ValueError, match="--label-col"):
+        train_job(complaints, tmp_path / "m", embedder=TEST_EMBEDDER, accurate=True)
