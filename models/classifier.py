@@ -2,10 +2,13 @@
 
 * **zero-shot** (no labels): each complaint is compared with the taxonomy's
   categories — their names, descriptions and keywords — by embedding
-  similarity plus keyword hits.  The confident part of the training corpus is
-  then used as pseudo-labels for a linear model over the same features as the
-  supervised mode (self-training), which adapts the taxonomy to the wording of
-  the operator's own complaints.
+  similarity plus the seed words of each category it contains.  Each
+  category's prototype is then moved towards the complaints it is surest of
+  (pseudo-relevance feedback), and the confident part of the training corpus
+  is used as pseudo-labels for a linear model over the same features as the
+  supervised mode (self-training); both adapt the taxonomy to the wording of
+  the operator's own complaints, so that it matters less how the taxonomy
+  itself is worded.
 * **supervised** (a label column): a linear SVM over character n-gram TF-IDF,
   jieba word TF-IDF and the sentence embedding, its scores turned into
   probabilities by a temperature fitted on cross-validated scores.
@@ -17,6 +20,8 @@ primary category is the catch-all (``OTH``) rather than a wrong guess.
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +63,24 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     C: inverse regularisation of the linear model (0.5: on COCC's tuning rows, 0.874 macro-F1
         against 0.870 at 1, 5-fold with three fold seeds; `bench/supervised_untouched.py`).
     embedding_weight: scale of the embedding block next to the TF-IDF blocks.
+    keyword_weight: zero-shot score of a category = cosine similarity to its prototype
+        + ``keyword_weight * sqrt(evidence)``, the evidence being the summed weights of
+        the category's seed words the complaint contains.
+    seed_words: the seed words are the words (two characters or more) of the category's
+        name, description and keywords that occur in the training texts and belong to at
+        most a quarter of the categories, each weighted by its IDF over the training texts
+        divided by the number of categories sharing it; ``False``: the taxonomy's keywords
+        alone, each weighing 1 (the method before seed words).
+    temperature: softmax temperature of the zero-shot scores.
+    pseudo_label_share: share of each guessed category kept as pseudo-labels for self-training.
+    feedback_docs: each zero-shot prototype is moved towards the mean of the (at most)
+        this many training texts it is surest of; 0 leaves the prototypes where the
+        taxonomy puts them.
+    feedback_weight: how far: prototype + ``feedback_weight`` * that mean, both unit vectors.
+
+    The zero-shot defaults (``keyword_weight``, ``pseudo_label_share``, ``feedback_*``) were
+    chosen on COCC's tuning rows by mean and worst accuracy over five differently worded
+    taxonomies (``bench/zero_shot.py``).
 
     After ``fit``, ``classes_`` are the labels :meth:`predict_proba` gives a column each,
     in both modes (zero-shot: the taxonomy codes it can predict); below ``min_confidence``
@@ -73,9 +96,12 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         self_training: bool = True,
         C: float = 0.5,
         embedding_weight: float = 0.5,
-        keyword_weight: float = 0.2,
+        keyword_weight: float = 0.07,
+        seed_words: bool = True,
         temperature: float = 0.05,
         pseudo_label_share: float = 0.8,
+        feedback_docs: int = 10,
+        feedback_weight: float = 0.5,
     ):
         self.taxonomy = taxonomy
         self.embedder = embedder
@@ -85,8 +111,11 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         self.C = C
         self.embedding_weight = embedding_weight
         self.keyword_weight = keyword_weight
+        self.seed_words = seed_words
         self.temperature = temperature
         self.pseudo_label_share = pseudo_label_share
+        self.feedback_docs = feedback_docs
+        self.feedback_weight = feedback_weight
 
     # ----- fitting -----
     def fit(self, texts, y=None, embeddings: np.ndarray | None = None) -> CategoryClassifier:
@@ -106,8 +135,10 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             if self.taxonomy is None:
                 raise ValueError("zero-shot classification needs a taxonomy")
             self.mode_ = "zero-shot"
-            self._fit_prototypes()
+            self._fit_prototypes(texts)
             self.other_label_ = self.taxonomy.other_code or UNASSIGNED
+            if self.feedback_docs > 0:
+                self._feedback(embeddings, self._zero_shot_proba(texts, embeddings))
             if self.self_training:
                 self._self_train(texts, embeddings)
         return self
@@ -121,8 +152,8 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("pass embeddings or construct the classifier with an embedder")
         return self.embedder.encode(texts)
 
-    def _fit_prototypes(self) -> None:
-        """One unit vector per category from its name, description and keywords."""
+    def _fit_prototypes(self, texts: list[str]) -> None:
+        """One unit vector per category from its name, description and keywords, and its seed words."""
         if self.embedder is None:
             raise ValueError("zero-shot classification needs an embedder to read the taxonomy")
         categories = [c for c in self.taxonomy.categories if c.code != self.taxonomy.other_code]
@@ -138,12 +169,57 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         self.prototype_codes_ = np.array([c.code for c in categories], dtype=object)
         # Self-training, when it runs, narrows these to the codes its pseudo-labels use.
         self.classes_ = self.prototype_codes_
-        self.keywords_ = [list(c.keywords) for c in categories]
+        self.seed_weights_ = self._seed_weights(categories, texts) if self.seed_words else [
+            dict(Counter(c.keywords)) for c in categories]
+
+    @staticmethod
+    def _seed_weights(categories, texts: list[str]) -> list[dict[str, float]]:
+        """Per category, its seed words and their weights (see ``seed_words``).
+
+        Names and descriptions hold the words a user actually writes when the keywords are
+        few or missing (a terse taxonomy); a word several categories share ("问题", "业务")
+        says nothing about which one is meant, and a word common in the corpus little more,
+        hence the filter and the IDF.  A word that is no token of any training text is dropped
+        rather than given the highest IDF on no evidence at all.
+        """
+        cut = get_segmenter().cut
+        document_frequency = Counter(word for text in texts for word in set(cut(text)))
+        candidates = []
+        for category in categories:
+            words = {*category.keywords, *cut(category.name), *cut(category.description),
+                     *(word for keyword in category.keywords for word in cut(keyword))}
+            candidates.append({w for w in words if len(w) >= 2 and document_frequency[w] > 0})
+        sharing = Counter(word for words in candidates for word in words)
+        most_sharing = max(1, len(categories) // 4)
+        return [{w: math.log((len(texts) + 1) / (document_frequency[w] + 1)) / sharing[w]
+                 for w in sorted(words) if sharing[w] <= most_sharing} for words in candidates]
 
     def _zero_shot_proba(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
         similarity = embeddings @ self.prototypes_.T
-        hits = np.array([[sum(k in text for k in words) for words in self.keywords_] for text in texts], dtype=float)
-        return _softmax((similarity + self.keyword_weight * np.sqrt(hits)) / self.temperature)
+        evidence = np.array([[sum(weight for word, weight in seeds.items() if word in text)
+                              for seeds in self.seed_weights_] for text in texts], dtype=float)
+        return _softmax((similarity + self.keyword_weight * np.sqrt(evidence)) / self.temperature)
+
+    def _feedback(self, embeddings: np.ndarray, proba: np.ndarray) -> None:
+        """Move each prototype towards the mean of the ``feedback_docs`` training texts with the
+        widest margin for its category (its probability minus the best other one).
+
+        The taxonomy's wording is a user's guess at how complaints read; the complaints the
+        category is surest of show how they actually read, so the moved prototype finds their
+        neighbours too.  Margins, not probabilities, so that a text two categories share does
+        not pull both.  Only texts that category wins count: a category no text goes to keeps
+        its prototype.
+        """
+        moved = self.prototypes_.copy()
+        for j in range(proba.shape[1]):
+            margin = proba[:, j] - np.delete(proba, j, axis=1).max(axis=1)
+            won = np.flatnonzero(margin > 0)
+            surest = won[np.argsort(-margin[won], kind="stable")][:self.feedback_docs]
+            if not len(surest):
+                continue
+            centroid = embeddings[surest].mean(axis=0)
+            moved[j] = self.prototypes_[j] + self.feedback_weight * centroid / np.linalg.norm(centroid)
+        self.prototypes_ = (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(self.prototypes_.dtype)
 
     def _self_train(self, texts: list[str], embeddings: np.ndarray) -> None:
         proba = self._zero_shot_proba(texts, embeddings)
@@ -252,7 +328,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(self, "prototypes_"):
             arrays["prototypes"] = self.prototypes_
             config["prototype_codes"] = self.prototype_codes_.tolist()
-            config["keywords"] = self.keywords_
+            config["seed_weights"] = self.seed_weights_
         if hasattr(self, "coef_"):
             arrays.update(coef=self.coef_, intercept=self.intercept_, idf=self.vectorizer_.idf_.astype(np.float32),
                           word_idf=self.word_vectorizer_.idf_.astype(np.float32))
@@ -269,14 +345,19 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         config = json.loads((directory / _CONFIG).read_text(encoding="utf-8"))
         arrays = np.load(directory / _VECTORS, allow_pickle=False)
-        model = cls(taxonomy=taxonomy, embedder=embedder, **config["params"])
+        # Models saved before seed words and feedback lack those parameters: the values that
+        # describe how they were fitted, so that refitting with their parameters does the same.
+        params = {"seed_words": False, "feedback_docs": 0} | config["params"]
+        model = cls(taxonomy=taxonomy, embedder=embedder, **params)
         model.mode_ = config["mode"]
         model.other_label_ = config["other_label"]
         if "prototypes" in arrays:
             model.prototypes_ = arrays["prototypes"]
             model.prototype_codes_ = np.array(config["prototype_codes"], dtype=object)
             model.classes_ = model.prototype_codes_
-            model.keywords_ = config["keywords"]
+            # Before seed words, each of a category's keywords counted 1 (a repeated one twice).
+            model.seed_weights_ = config["seed_weights"] if "seed_weights" in config else [
+                dict(Counter(words)) for words in config["keywords"]]
         if "coef" in arrays:
             model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
             model.classes_ = np.array(config["classes"], dtype=object)

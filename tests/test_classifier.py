@@ -1,11 +1,15 @@
+import json
+import math
+
 import numpy as np
 import pytest
 from complaint_fixtures import labelled_complaints
 
 from tousu.models.classifier import CategoryClassifier
-from tousu.models.taxonomy import load_taxonomy
+from tousu.models.taxonomy import load_taxonomy, parse_taxonomy
 from tousu.nlp.clean import clean_texts
 from tousu.nlp.embed import get_embedder
+from tousu.nlp.segment import get_segmenter
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +102,100 @@ def test_bad_training_input_is_refused(data):
         CategoryClassifier(embedder=embedder).fit(texts, gold[:-1], embeddings=vectors)
     with pytest.raises(ValueError, match="needs a taxonomy"):
         CategoryClassifier(embedder=embedder).fit(texts, embeddings=vectors)
+
+
+# ----- zero-shot: seed words and feedback -----
+SEED_TAXONOMY = {"name": "seeds", "version": 1, "categories": [
+    {"code": "NET", "name": "网络问题", "description": "手机信号差", "keywords": ["信号", "掉线"]},
+    {"code": "BIL", "name": "费用问题", "description": "话费多扣", "keywords": ["扣费", "话费"]},
+    {"code": "QUE", "name": "排队问题", "description": "营业厅排队", "keywords": ["排队", "营业厅"]},
+    {"code": "SEC", "name": "骚扰问题", "description": "垃圾短信", "keywords": ["短信", "营业厅", "从未出现"]},
+]}
+SEED_TEXTS = ["手机信号差经常掉线问题", "话费被多扣问题", "营业厅排队太久问题", "收到垃圾短信问题",
+              "信号不好上网慢", "扣费不对要求退话费", "排队两小时", "骚扰短信太多", "营业厅态度差"]
+
+
+@pytest.fixture(scope="module")
+def fake_embedder():
+    from embedders import HashedBigramEmbedder
+
+    return HashedBigramEmbedder()
+
+
+def test_seed_words_keep_only_words_specific_to_few_categories(fake_embedder):
+    taxonomy = parse_taxonomy(SEED_TAXONOMY)
+    model = CategoryClassifier(taxonomy, fake_embedder, self_training=False, feedback_docs=0).fit(SEED_TEXTS)
+    seeds = dict(zip(model.prototype_codes_, model.seed_weights_))
+    every = {word for words in seeds.values() for word in words}
+    # In every category's name: says nothing about which one is meant.
+    assert "问题" not in every
+    # 4 categories keep words in at most one; 营业厅 is in two, 从未出现 in no training text.
+    assert "营业厅" not in every and "从未出现" not in every
+    assert {"信号", "掉线"} <= set(seeds["NET"]) and {"排队"} <= set(seeds["QUE"])
+    frequency = sum("信号" in get_segmenter().cut(text) for text in SEED_TEXTS)
+    assert seeds["NET"]["信号"] == pytest.approx(math.log((len(SEED_TEXTS) + 1) / (frequency + 1)))
+    # Without seed words: the taxonomy's keywords, each weighing 1.
+    plain = CategoryClassifier(taxonomy, fake_embedder, seed_words=False, self_training=False,
+                               feedback_docs=0).fit(SEED_TEXTS)
+    assert plain.seed_weights_[3] == {"短信": 1, "营业厅": 1, "从未出现": 1}
+
+
+def test_feedback_moves_prototypes_towards_the_texts_they_are_surest_of(fake_embedder):
+    taxonomy = parse_taxonomy(SEED_TAXONOMY)
+    vectors = fake_embedder.encode(SEED_TEXTS)
+    still = CategoryClassifier(taxonomy, fake_embedder, self_training=False, feedback_docs=0).fit(
+        SEED_TEXTS, embeddings=vectors)
+    moved = CategoryClassifier(taxonomy, fake_embedder, self_training=False, feedback_docs=2,
+                               feedback_weight=0.5).fit(SEED_TEXTS, embeddings=vectors)
+    proba = still.predict_proba(SEED_TEXTS, embeddings=vectors)
+    for j, prototype in enumerate(still.prototypes_):
+        margin = proba[:, j] - np.delete(proba, j, axis=1).max(axis=1)
+        surest = np.argsort(-margin)[:2]
+        assert (margin[surest] > 0).all()
+        centroid = vectors[surest].mean(axis=0)
+        centroid /= np.linalg.norm(centroid)
+        expected = prototype + 0.5 * centroid
+        np.testing.assert_allclose(moved.prototypes_[j], expected / np.linalg.norm(expected), atol=1e-6)
+        assert moved.prototypes_[j] @ centroid > prototype @ centroid
+    assert moved.seed_weights_ == still.seed_weights_
+
+
+def test_new_zero_shot_params_are_params():
+    params = CategoryClassifier(feedback_docs=5, feedback_weight=0.5, seed_words=False).get_params()
+    assert params["feedback_docs"] == 5 and params["feedback_weight"] == 0.5 and params["seed_words"] is False
+    assert {"keyword_weight", "pseudo_label_share", "temperature"} <= set(params)
+
+
+def test_zero_shot_prototypes_and_seed_words_survive_save_and_load(tmp_path, fake_embedder):
+    taxonomy = parse_taxonomy(SEED_TAXONOMY)
+    vectors = fake_embedder.encode(SEED_TEXTS)
+    model = CategoryClassifier(taxonomy, fake_embedder, self_training=False, feedback_docs=2).fit(
+        SEED_TEXTS, embeddings=vectors)
+    model.save(tmp_path)
+    loaded = CategoryClassifier.load(tmp_path, taxonomy=taxonomy, embedder=fake_embedder)
+    assert loaded.seed_weights_ == model.seed_weights_ and loaded.get_params()["feedback_docs"] == 2
+    np.testing.assert_array_equal(loaded.prototypes_, model.prototypes_)
+    np.testing.assert_array_equal(loaded.predict_proba(SEED_TEXTS, embeddings=vectors),
+                                  model.predict_proba(SEED_TEXTS, embeddings=vectors))
+
+
+def test_a_zero_shot_model_saved_before_seed_words_predicts_as_it_did(tmp_path, fake_embedder):
+    taxonomy = parse_taxonomy(SEED_TAXONOMY)
+    vectors = fake_embedder.encode(SEED_TEXTS)
+    model = CategoryClassifier(taxonomy, fake_embedder, self_training=False).fit(SEED_TEXTS, embeddings=vectors)
+    model.save(tmp_path)
+    # What such a model stored: its keywords, and no parameters for seed words or feedback.
+    config = json.loads((tmp_path / "classifier.json").read_text(encoding="utf-8"))
+    config["keywords"] = [list(c["keywords"]) for c in SEED_TAXONOMY["categories"]]
+    del config["seed_weights"]
+    for name in ("seed_words", "feedback_docs", "feedback_weight"):
+        del config["params"][name]
+    (tmp_path / "classifier.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    loaded = CategoryClassifier.load(tmp_path, taxonomy=taxonomy, embedder=fake_embedder)
+    assert loaded.get_params()["seed_words"] is False and loaded.get_params()["feedback_docs"] == 0
+    # The score before seed words: similarity + keyword_weight * sqrt(number of keywords in the text).
+    hits = np.array([[sum(k in text for k in words) for words in config["keywords"]] for text in SEED_TEXTS])
+    scores = (vectors @ model.prototypes_.T + loaded.keyword_weight * np.sqrt(hits)) / loaded.temperature
+    expected = np.exp(scores - scores.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(loaded.predict_proba(SEED_TEXTS, embeddings=vectors),
+                               expected / expected.sum(axis=1, keepdims=True), rtol=1e-6)
