@@ -25,14 +25,13 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from tousu.models.taxonomy import Taxonomy
+from tousu.models.text_features import TextFeatures
 from tousu.nlp.segment import get_segmenter
 
 UNASSIGNED = "未分类"
@@ -241,10 +240,8 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         """Linear SVM over char n-grams + jieba words + embedding (chosen on COCC by
         ``bench/categories_topics.py``: 0.885 macro-F1 against 0.873 for logistic regression
         over char n-grams + embedding); a temperature makes its scores probabilities."""
-        min_df = 2 if len(texts) >= 50 else 1
-        self.vectorizer_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=min_df)
-        self.word_vectorizer_ = TfidfVectorizer(analyzer=get_segmenter().cut, sublinear_tf=True, min_df=min_df)
-        features = self._features(texts, embeddings, fit=True)
+        self.features_ = TextFeatures.fit(texts, self.embedding_weight)
+        features = self.features_.transform(texts, embeddings)
         linear = LinearSVC(C=self.C, random_state=0).fit(features, labels)
         self.classes_ = linear.classes_.astype(object)
         self.coef_, self.intercept_ = self._multiclass(linear)
@@ -280,11 +277,6 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         losses = [-(targets * np.log(_softmax(scores / scale) + 1e-12)).sum(axis=1).mean() for scale in _SCALE_GRID]
         return float(_SCALE_GRID[int(np.argmin(losses))])
 
-    def _features(self, texts: list[str], embeddings: np.ndarray, fit: bool = False):
-        blocks = [vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)
-                  for vectorizer in (self.vectorizer_, self.word_vectorizer_)]
-        return sparse.hstack([*blocks, sparse.csr_matrix(embeddings * self.embedding_weight)]).tocsr()
-
     # ----- prediction -----
     def predict_proba(self, texts, embeddings: np.ndarray | None = None) -> np.ndarray:
         """Probabilities over :attr:`classes_`."""
@@ -292,7 +284,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         texts = [str(t) for t in texts]
         embeddings = self._embed(texts, embeddings)
         if hasattr(self, "coef_"):
-            scores = np.asarray(self._features(texts, embeddings) @ self.coef_.T) + self.intercept_
+            scores = np.asarray(self.features_.transform(texts, embeddings) @ self.coef_.T) + self.intercept_
             return _softmax(scores / self.score_scale_)
         return self._zero_shot_proba(texts, embeddings)
 
@@ -330,13 +322,10 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             config["prototype_codes"] = self.prototype_codes_.tolist()
             config["seed_weights"] = self.seed_weights_
         if hasattr(self, "coef_"):
-            arrays.update(coef=self.coef_, intercept=self.intercept_, idf=self.vectorizer_.idf_.astype(np.float32),
-                          word_idf=self.word_vectorizer_.idf_.astype(np.float32))
+            arrays.update(coef=self.coef_, intercept=self.intercept_)
             config["classes"] = self.classes_.tolist()
             config["score_scale"] = self.score_scale_
-            config["vectorizer"] = {"ngram_range": list(self.vectorizer_.ngram_range),
-                                    "vocabulary": _vocabulary(self.vectorizer_)}
-            config["word_vocabulary"] = _vocabulary(self.word_vectorizer_)
+            self.features_.save(arrays, config)
         np.savez(directory / _VECTORS, **arrays)
         (directory / _CONFIG).write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
 
@@ -362,21 +351,6 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
             model.classes_ = np.array(config["classes"], dtype=object)
             model.score_scale_ = config["score_scale"]
-            model.vectorizer_ = _restored_vectorizer(
-                TfidfVectorizer(analyzer="char", sublinear_tf=True, ngram_range=tuple(config["vectorizer"]["ngram_range"])),
-                config["vectorizer"]["vocabulary"], arrays["idf"])
-            # The segmenter is code, not data, so it is attached again rather than stored.
-            model.word_vectorizer_ = _restored_vectorizer(
-                TfidfVectorizer(analyzer=get_segmenter().cut, sublinear_tf=True),
-                config["word_vocabulary"], arrays["word_idf"])
+            model.features_ = TextFeatures.load(arrays, config, model.embedding_weight)
         return model
 
-
-def _vocabulary(vectorizer: TfidfVectorizer) -> list[str]:
-    return sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
-
-
-def _restored_vectorizer(vectorizer: TfidfVectorizer, vocabulary: list[str], idf: np.ndarray) -> TfidfVectorizer:
-    vectorizer.vocabulary_ = {term: i for i, term in enumerate(vocabulary)}
-    vectorizer.idf_ = idf.astype(np.float64)
-    return vectorizer

@@ -24,15 +24,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from tousu.models.taxonomy import Taxonomy
-from tousu.nlp.segment import get_segmenter
+from tousu.models.text_features import TextFeatures
 
 NO_SUBCATEGORY = ""
 _VECTORS = "subcategories.npz"
@@ -226,10 +224,8 @@ class SubcategoryClassifier(BaseEstimator):
                     training: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """One vocabulary over every row any parent learns from; a logistic regression per parent."""
         used = np.unique(np.concatenate([rows for rows, _ in training.values()]))
-        min_df = 2 if len(used) >= 50 else 1
-        self.vectorizer_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=min_df)
-        self.word_vectorizer_ = TfidfVectorizer(analyzer=get_segmenter().cut, sublinear_tf=True, min_df=min_df)
-        features = self._features([texts[i] for i in used], embeddings[used], fit=True)
+        self.features_ = TextFeatures.fit([texts[i] for i in used], self.embedding_weight)
+        features = self.features_.transform([texts[i] for i in used], embeddings[used])
         position = {row: i for i, row in enumerate(used)}
         for parent, (rows, labels) in training.items():
             # L-BFGS makes many tiny BLAS calls: threaded BLAS only adds overhead, and on a busy
@@ -243,11 +239,6 @@ class SubcategoryClassifier(BaseEstimator):
             self.coef_[parent] = coef.astype(np.float32)
             self.intercept_[parent] = intercept.astype(np.float32)
 
-    def _features(self, texts: list[str], embeddings: np.ndarray, fit: bool = False):
-        blocks = [vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)
-                  for vectorizer in (self.vectorizer_, self.word_vectorizer_)]
-        return sparse.hstack([*blocks, sparse.csr_matrix(embeddings * self.embedding_weight)]).tocsr()
-
     # ----- prediction -----
     def predict_proba(self, parent: str, texts, embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, the child codes they are over) for complaints of category ``parent``."""
@@ -255,7 +246,7 @@ class SubcategoryClassifier(BaseEstimator):
         texts = [str(t) for t in texts]
         embeddings = self._embed(texts, embeddings)
         if parent in self.coef_:
-            scores = np.asarray(self._features(texts, embeddings) @ self.coef_[parent].T) + self.intercept_[parent]
+            scores = np.asarray(self.features_.transform(texts, embeddings) @ self.coef_[parent].T) + self.intercept_[parent]
             return _softmax(scores), self.classes_[parent]
         return self._zero_shot_proba(parent, texts, embeddings), np.asarray(self.children_[parent], dtype=object)
 
@@ -303,11 +294,7 @@ class SubcategoryClassifier(BaseEstimator):
             "linear": [],
         }
         if self.coef_:
-            arrays.update(idf=self.vectorizer_.idf_.astype(np.float32),
-                          word_idf=self.word_vectorizer_.idf_.astype(np.float32))
-            config["vectorizer"] = {"ngram_range": list(self.vectorizer_.ngram_range),
-                                    "vocabulary": _vocabulary(self.vectorizer_)}
-            config["word_vocabulary"] = _vocabulary(self.word_vectorizer_)
+            self.features_.save(arrays, config)
             for index, parent in enumerate(self.coef_):
                 arrays[f"coef_{index}"] = self.coef_[parent]
                 arrays[f"intercept_{index}"] = self.intercept_[parent]
@@ -332,21 +319,6 @@ class SubcategoryClassifier(BaseEstimator):
             model.classes_[parent] = np.array(entry["classes"], dtype=object)
             model.coef_[parent], model.intercept_[parent] = arrays[f"coef_{index}"], arrays[f"intercept_{index}"]
         if config["linear"]:
-            model.vectorizer_ = _restored_vectorizer(
-                TfidfVectorizer(analyzer="char", sublinear_tf=True, ngram_range=tuple(config["vectorizer"]["ngram_range"])),
-                config["vectorizer"]["vocabulary"], arrays["idf"])
-            # The segmenter is code, not data, so it is attached again rather than stored.
-            model.word_vectorizer_ = _restored_vectorizer(
-                TfidfVectorizer(analyzer=get_segmenter().cut, sublinear_tf=True),
-                config["word_vocabulary"], arrays["word_idf"])
+            model.features_ = TextFeatures.load(arrays, config, model.embedding_weight)
         return model
 
-
-def _vocabulary(vectorizer: TfidfVectorizer) -> list[str]:
-    return sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
-
-
-def _restored_vectorizer(vectorizer: TfidfVectorizer, vocabulary: list[str], idf: np.ndarray) -> TfidfVectorizer:
-    vectorizer.vocabulary_ = {term: i for i, term in enumerate(vocabulary)}
-    vectorizer.idf_ = idf.astype(np.float64)
-    return vectorizer
