@@ -177,7 +177,7 @@ def _cmd_link(args) -> None:
     report = link_job(args.classified, args.surveys, args.output, key=args.key, date_col=args.date_col,
                       freq=args.freq, growth_threshold=args.growth_threshold, charts=not args.no_charts,
                       store=args.store, complaint_id=args.complaint_id, baseline=args.baseline,
-                      recent_periods=args.recent_periods)
+                      recent_periods=args.recent_periods, primary_only=args.primary_only)
     print("\n".join(summary_lines(report)))
     print(f"report: {args.output} ({len(report.summary['files'])} files: CSV per table, report.xlsx, charts/)")
 
@@ -331,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="periods in the growth-alert window (default: about four weeks: 28 D, 4 W, 1 M, 1 Q)")
     link.add_argument("--no-charts", action="store_true", help="skip the PNG/HTML charts")
     link.add_argument("--store", help="also upsert the surveys into this results store (DuckDB)")
+    link.add_argument("--primary-only", action="store_true",
+                      help="category scores, drivers and quadrant from each complaint's primary category alone "
+                           "(default: every category in the categories column, and by customer key every category "
+                           "of the customer's complaints)")
     link.set_defaults(run=_cmd_link)
 
     demo = commands.add_parser("demo", help="train, classify and link on the bundled synthetic demo data")

@@ -44,6 +44,20 @@ def pareto_chart(table: pd.DataFrame, label: str = "category_name", title: str =
 QUADRANT_HEIGHT = 420
 LABEL_FONT_SIZE = 12
 POINT_RADIUS = 7  # px: a circle of size 160
+# Point areas (px²) of the quadrant chart, sized by impact: none (or no impact) → the smallest.
+IMPACT_SIZES = (60.0, 700.0)
+
+
+def _point_sizes(data: pd.DataFrame) -> np.ndarray:
+    """Circle area (px²) of each quadrant point: proportional to its ``impact`` (how much the
+    overall score would rise without that category's shortfall), between :data:`IMPACT_SIZES`;
+    160 (``POINT_RADIUS``) for every point when the table has no positive impact."""
+    impact = (data["impact"] if "impact" in data else pd.Series(np.nan, index=data.index)).to_numpy(dtype=float)
+    positive = np.clip(np.nan_to_num(impact, nan=0.0), 0, None)
+    if not len(positive) or positive.max() <= 0:
+        return np.full(len(data), 160.0)
+    low, high = IMPACT_SIZES
+    return low + (high - low) * positive / positive.max()
 
 
 # How a quadrant's performance axis reads for each score.
@@ -55,7 +69,8 @@ def quadrant_chart(quadrant: pd.DataFrame, label: str = "driver_name", title: st
     """Importance (share of explained variance) against performance (the category's mean CSAT,
     or its NPS for ``score="NPS"``), split into four zones at the lines that placed them.
 
-    quadrant: :func:`tousu.analysis.drivers.quadrant`'s table; the categories it placed are drawn.
+    quadrant: :func:`tousu.analysis.drivers.quadrant`'s table; the categories it placed are drawn,
+    each circle's area in proportion to the category's ``impact`` where the table has one.
     Every category is named: each name is placed next to its point where it overlaps no
     other name or point, farther out with a leader line where the points crowd."""
     table = quadrant.dropna(subset=["quadrant"])
@@ -63,6 +78,9 @@ def quadrant_chart(quadrant: pd.DataFrame, label: str = "driver_name", title: st
     x_split = float(table["importance_split"].iloc[0] / total) if total and len(table) else 0.0
     y_split = float(table["performance_split"].iloc[0]) if len(table) else 0.0
     data = table.dropna(subset=["importance_share", "performance"]).reset_index(drop=True)
+    data["point_size"] = _point_sizes(data)
+    if "impact" not in data:
+        data["impact"] = np.nan
     x_domain = _padded_domain(pd.concat([data["importance_share"], pd.Series([0.0, x_split])]), zero=True)
     y_domain = _padded_domain(pd.concat([data["performance"], pd.Series([y_split])]))
     # Fixed domains: the label layout is computed in the pixels these scales give.
@@ -71,12 +89,14 @@ def quadrant_chart(quadrant: pd.DataFrame, label: str = "driver_name", title: st
     x = alt.X("importance_share:Q", title="重要性（对满意度差异的解释占比）", axis=alt.Axis(format="%"), scale=x_scale)
     axis_title, tooltip_title, tooltip_format = PERFORMANCE_AXES[score]
     y = alt.Y("performance:Q", title=axis_title, scale=y_scale)
-    points = alt.Chart(data).mark_circle(size=160, opacity=0.85).encode(
+    points = alt.Chart(data).mark_circle(opacity=0.85).encode(
         x=x, y=y,
         color=alt.Color("quadrant:N", scale=QUADRANT_COLOURS, title="区域"),
+        size=alt.Size("point_size:Q", scale=None, legend=None),
         tooltip=[alt.Tooltip(f"{label}:N", title="类别"), alt.Tooltip("quadrant:N", title="区域"),
                  alt.Tooltip("importance_share:Q", title="重要性", format=".1%"),
-                 alt.Tooltip("performance:Q", title=tooltip_title, format=tooltip_format)])
+                 alt.Tooltip("performance:Q", title=tooltip_title, format=tooltip_format),
+                 alt.Tooltip("impact:Q", title=f"整体{score}提升潜力（点大小）", format=".3f")])
     labels = _label_layout(data, label, x_domain, y_domain)
     names = alt.Chart(labels).mark_text(fontSize=LABEL_FONT_SIZE, align="center", baseline="middle").encode(
         x=alt.X("label_x:Q", scale=x_scale), y=alt.Y("label_y:Q", scale=y_scale), text="name:N")
@@ -107,6 +127,8 @@ def _label_layout(data: pd.DataFrame, label: str, x_domain, y_domain) -> pd.Data
     to_px = np.array([WIDTH / (x_domain[1] - x_domain[0]), -QUADRANT_HEIGHT / (y_domain[1] - y_domain[0])])
     origin = np.array([x_domain[0], y_domain[1]])
     centres = (data[["importance_share", "performance"]].to_numpy(dtype=float) - origin) * to_px
+    radii = (np.sqrt(data["point_size"].to_numpy(dtype=float) / np.pi) if "point_size" in data
+             else np.full(len(data), float(POINT_RADIUS)))
     height = LABEL_FONT_SIZE + 2
     boxes = []  # placed names as (left, top, right, bottom)
 
@@ -118,20 +140,21 @@ def _label_layout(data: pd.DataFrame, label: str, x_domain, y_domain) -> pd.Data
             return False
         nearest_x = np.clip(centres[:, 0], left, right)
         nearest_y = np.clip(centres[:, 1], top, bottom)
-        return bool((np.hypot(centres[:, 0] - nearest_x, centres[:, 1] - nearest_y) > POINT_RADIUS + 1).all())
+        return bool((np.hypot(centres[:, 0] - nearest_x, centres[:, 1] - nearest_y) > radii + 1).all())
 
     directions = [(0, -1), (1, 0), (-1, 0), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1)]
     order = data["importance_share"].sort_values(ascending=False, kind="stable").index
     placed = {}
     for i in order:
         px, py = centres[i]
+        radius = radii[i]
         width = _text_width(str(data.at[i, label])) + 4
         spot = None
         for gap in (2, 8, 16, 28, 44, 64, 90, 120, 160, 210):
             for dx, dy in directions:
                 # The box's near edge sits ``gap`` px beyond the circle in that direction.
-                cx = px + dx * (POINT_RADIUS + gap + width / 2)
-                cy = py + dy * (POINT_RADIUS + gap + height / 2)
+                cx = px + dx * (radius + gap + width / 2)
+                cy = py + dy * (radius + gap + height / 2)
                 box = (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
                 if free(box):
                     spot = (cx, cy, box, gap > 2 or (dx and dy))
@@ -139,14 +162,14 @@ def _label_layout(data: pd.DataFrame, label: str, x_domain, y_domain) -> pd.Data
             if spot:
                 break
         if spot is None:  # nowhere free: right of the point, as before the layout
-            cx, cy = px + POINT_RADIUS + 2 + width / 2, py
+            cx, cy = px + radius + 2 + width / 2, py
             spot = (cx, cy, (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2), False)
         cx, cy, box, leader = spot
         boxes.append(box)
         # The leader line runs from the circle's edge to the box edge nearest the point.
         anchor = np.array([np.clip(px, box[0], box[2]), np.clip(py, box[1], box[3])])
         towards = anchor - centres[i]
-        start = centres[i] + towards / max(np.hypot(*towards), 1e-9) * POINT_RADIUS
+        start = centres[i] + towards / max(np.hypot(*towards), 1e-9) * radius
         placed[i] = (cx, cy, *anchor, *start, bool(leader))
     layout = pd.DataFrame.from_dict(placed, orient="index",
                                     columns=["cx", "cy", "ax", "ay", "sx", "sy", "leader"])

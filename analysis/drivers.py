@@ -1,8 +1,12 @@
 """Drivers of satisfaction: complaint indicators, the driver table, importance × satisfaction quadrants.
 
-    X = indicator_matrix(linked.joined)                          # one 0/1 column per category
-    drivers, model = driver_table(linked.joined, "CSAT", names)  # importance and effect of each
-    ipa = score_quadrant(drivers, linked.joined, "CSAT")         # importance × satisfaction zones
+    X = category_indicators(linked)                   # one 0/1 column per category, every category counts
+    drivers, model = driver_table(linked, "CSAT", names)  # importance, effect and impact of each
+    ipa = score_quadrant(drivers, linked, "CSAT")         # importance × satisfaction zones
+
+A response has a 1 for every category of its complaint (``categories``), linked by customer
+for every category of any of the customer's complaints; ``primary_only=True`` takes the
+primary ``category`` alone.
 """
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from tousu.analysis.conventions import group_labels, stripped_text
-from tousu.analysis.scores import joined_frame, nps
-from tousu.models.drivers import DriverModel
+from tousu.analysis.scores import joined_frame, nps, respondent_category_pairs
+from tousu.models.drivers import IMPACT_COLUMNS, DriverModel
 
 # (high importance, high satisfaction) → quadrant
 QUADRANTS = {(True, False): "重点改进区", (True, True): "优势区", (False, False): "机会区", (False, True): "维持区"}
@@ -43,6 +47,23 @@ def indicator_matrix(joined: pd.DataFrame, column: str = "category",
     codes, names = pd.factorize(labels_all, sort=True)
     matrix = np.zeros((len(joined), len(names)), dtype=np.uint8)
     matrix[np.concatenate(row_ids), codes] = 1
+    return pd.DataFrame(matrix, index=joined.index, columns=list(names))
+
+
+def category_indicators(linked_or_df, primary_only: bool = False) -> pd.DataFrame:
+    """0/1 matrix for :class:`DriverModel` of the categories each response counts in
+    (:func:`tousu.analysis.scores.respondent_category_pairs`): by default every category of its
+    complaint, or of its customer's complaints when linked by customer; ``primary_only``: the
+    linked complaint's ``category`` alone (:func:`indicator_matrix`). Respondents without
+    complaint are all zeros; columns are sorted. ``linked_or_df``: a :class:`Linked` or a
+    joined table."""
+    joined = joined_frame(linked_or_df)[0]
+    if primary_only or "category" not in joined.columns:
+        return indicator_matrix(joined, column="category")
+    rows, codes = respondent_category_pairs(linked_or_df)
+    columns, names = pd.factorize(codes.astype(str), sort=True)
+    matrix = np.zeros((len(joined), len(names)), dtype=np.uint8)
+    matrix[rows, columns] = 1
     return pd.DataFrame(matrix, index=joined.index, columns=list(names))
 
 
@@ -91,39 +112,55 @@ def quadrant(drivers_table: pd.DataFrame, performance=None, split: str = "mean",
     return table
 
 
-def driver_table(joined: pd.DataFrame, score: str, names: dict[str, str] | None = None, n_boot: int = 200,
-                 seed: int = 0, indicators: pd.DataFrame | None = None) -> tuple[pd.DataFrame, DriverModel] | None:
+def driver_table(joined, score: str, names: dict[str, str] | None = None, n_boot: int = 200,
+                 seed: int = 0, indicators: pd.DataFrame | None = None, primary_only: bool = False,
+                 ) -> tuple[pd.DataFrame, DriverModel] | None:
     """(drivers table, fitted :class:`DriverModel`) of ``score`` (``CSAT``/``NPS``) over the
-    category indicators of ``joined``, or None when fewer than 3 responses have the score or
-    nobody surveyed has a complaint. The table is :meth:`DriverModel.drivers_table` with
-    ``driver_name`` (from ``names``, else the code) and the importance ``method`` in Chinese.
+    category indicators of ``joined`` (a joined table or a :class:`Linked`), or None when fewer
+    than 3 responses have the score or nobody surveyed has a complaint. The table is
+    :meth:`DriverModel.drivers_table` with ``driver_name`` (from ``names``, else the code) and
+    the importance ``method`` in Chinese, then ``impact``/``impact_low``/``impact_high`` (how
+    much the mean score of all responses would rise if those with the category scored like
+    the baseline: share × −effect).
 
-    indicators: :func:`indicator_matrix` of ``joined``, when already computed for another score.
+    indicators: :func:`category_indicators` of ``joined``, when already computed for another
+    score; else computed with ``primary_only``.
     """
-    if score not in joined.columns or joined[score].notna().sum() < 3:
+    frame = joined_frame(joined)[0]
+    if score not in frame.columns or frame[score].notna().sum() < 3:
         return None
-    indicators = indicator_matrix(joined, column="category") if indicators is None else indicators
+    indicators = category_indicators(joined, primary_only) if indicators is None else indicators
     if indicators.shape[1] == 0:
         return None
-    model = DriverModel(n_boot=n_boot, seed=seed).fit(indicators, joined[score])
+    model = DriverModel(n_boot=n_boot, seed=seed).fit(indicators, frame[score])
     drivers = model.drivers_table()
     names = names or {}
     drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))
     drivers["method"] = DRIVER_METHODS[model.method_]
+    drivers = drivers[[c for c in drivers.columns if c not in IMPACT_COLUMNS] + IMPACT_COLUMNS]
     return drivers, model
 
 
-def score_quadrant(drivers: pd.DataFrame, joined: pd.DataFrame, score: str = "CSAT") -> pd.DataFrame:
+def score_quadrant(drivers: pd.DataFrame, joined, score: str = "CSAT", indicators: pd.DataFrame | None = None,
+                   primary_only: bool = False) -> pd.DataFrame:
     """:func:`quadrant` of a driver table, satisfaction read in the score's own unit: a
-    category's mean CSAT, or its NPS in points; with a single category it is compared with
-    the baseline's (respondents without complaint)."""
-    complainant = joined["has_complaint"].astype(bool)
-    rated = joined[score].notna()
+    category's mean CSAT, or its NPS in points, over the responses that count in it (those of
+    the driver table: ``indicators``, else :func:`category_indicators` with ``primary_only``);
+    with a single category it is compared with the baseline's (respondents without complaint)."""
+    frame = joined_frame(joined)[0]
+    complainant = frame["has_complaint"].astype(bool)
+    rated = frame[score].notna()
     if score == "NPS":
-        with_complaint = joined[complainant & rated]
-        performance = with_complaint.groupby(group_labels(with_complaint["category"]).to_numpy())["NPS"].agg(nps)
+        if indicators is None:
+            indicators = category_indicators(joined, primary_only)
+        present = indicators.to_numpy(dtype=bool) & (complainant & rated).to_numpy()[:, None]
+        values = frame["NPS"].to_numpy(dtype=float)
+        performance = pd.Series({code: nps(values[present[:, j]]) for j, code in enumerate(indicators.columns)
+                                 if present[:, j].any()}, dtype=float)
+        joined = frame
         baseline = nps(joined.loc[~complainant & rated, "NPS"]) if (~complainant & rated).any() else None
     else:
         performance = None
+        joined = frame
         baseline = joined.loc[~complainant & rated, score].mean() if (~complainant & rated).any() else None
     return quadrant(drivers, performance=performance, baseline=baseline)

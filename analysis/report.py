@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tousu.analysis.conventions import BASELINE_CODE, BASELINE_LABEL, LinkError, parse_timestamps
-from tousu.analysis.drivers import driver_table, indicator_matrix, score_quadrant
+from tousu.analysis.drivers import category_indicators, driver_table, score_quadrant
 from tousu.analysis.kpis import kpis
 from tousu.analysis.linking import link
 from tousu.analysis.scores import breakdown, group_scores
@@ -31,7 +31,8 @@ TABLES = {
     "category_scores": ("类别满意度", "CSAT, NPS and detractor share per category, with bootstrap intervals"),
     "topic_scores": ("主题满意度", "the same per topic"),
     "drivers_csat": ("CSAT驱动因素", "importance (share of R²: Shapley, or relative weights beyond 15 categories; "
-                                   "see the method column) and OLS effect of each category on CSAT"),
+                                   "see the method column), OLS effect and impact (share × −effect) of each "
+                                   "category on CSAT"),
     "drivers_nps": ("NPS驱动因素", "the same for NPS"),
     "quadrant": ("重要性满意度矩阵", "importance × satisfaction quadrant of each category"),
     "pareto": ("排列图", "categories by volume with cumulative share and A/B/C class"),
@@ -64,6 +65,7 @@ HEADERS = {
     "repeat_rate": "重复投诉率", "escalation_rate": "越级投诉率", "bad_timestamps": "时间异常",
     "table": "表", "row": "行号", "key": "键", "column": "列", "value": "值", "reason": "原因",
     "detail": "说明", "dropped": "是否剔除", "measure": "指标", "method": "重要性算法", "as_baseline": "计入基线",
+    "impact": "整体提升潜力(分)", "impact_low": "提升潜力下限", "impact_high": "提升潜力上限",
 }
 
 
@@ -86,6 +88,7 @@ def build_report(
     complaint_id: str | None = None,
     baseline: str = "auto",
     recent_periods: int | None = None,
+    primary_only: bool = False,
 ) -> LinkReport:
     """Every table of the report.  Raises :class:`tousu.analysis.conventions.LinkError` on unusable input.
 
@@ -94,6 +97,9 @@ def build_report(
     baseline: :func:`tousu.analysis.linking.link`'s rule for respondents without complaint.
     recent_periods: growth-alert window in periods (default: about four weeks,
         :data:`tousu.analysis.volumes.RECENT_PERIODS`).
+    primary_only: category scores, drivers and quadrant from each complaint's primary
+        ``category`` alone; by default a response counts in every category of its complaint
+        (``categories``), linked by customer in every category of the customer's complaints.
 
     Every sheet counts the same complaints, ``linked.complaints``: repeated ticket ids are
     dropped (and listed in ``problems``), everything else is kept.
@@ -110,16 +116,22 @@ def build_report(
     notes: list[str] = []
     extra: dict = {"complaint_id": complaint_id}
 
-    tables["category_scores"] = group_scores(linked, by="category", n_boot=n_boot, seed=seed)
+    tables["category_scores"] = group_scores(linked, by="category", n_boot=n_boot, seed=seed,
+                                             primary_only=primary_only)
     if "topic_label" in kept:
         tables["topic_scores"] = group_scores(linked, by="topic_label", n_boot=n_boot, seed=seed)
     link_summary = linked.summary()
     notes += _linkage_notes(link_summary, linked.baseline_rule, key)
 
-    indicators = indicator_matrix(linked.joined, column="category")
+    indicators = category_indicators(linked, primary_only)
+    extra["driver_categories"] = "primary" if primary_only else "all"
+    if not primary_only and "categories" in kept:
+        notes.append("category scores and drivers count every category of a complaint (the categories column"
+                     + (", over all of a customer's complaints" if linked.complaint_id != linked.complaint_key
+                        else "") + "); --primary-only takes the primary category alone")
     r_squared, methods, references = {}, {}, {}
     for score in linked.score_cols:
-        found = driver_table(linked.joined, score, names, seed=seed, indicators=indicators)
+        found = driver_table(linked, score, names, seed=seed, indicators=indicators)
         if found is None:
             notes.append(f"{score}: too few responses for a driver analysis")
             continue
@@ -135,7 +147,7 @@ def build_report(
                          f"({model.reference_}), the category with the highest mean {score}")
     extra |= {"driver_method": methods, "driver_reference": references}
     if "drivers_csat" in tables:
-        tables["quadrant"] = score_quadrant(tables["drivers_csat"], linked.joined, "CSAT")
+        tables["quadrant"] = score_quadrant(tables["drivers_csat"], linked, "CSAT", indicators=indicators)
         notes += _quadrant_notes(tables["quadrant"])
     elif "CSAT" not in linked.score_cols:
         notes.append("no importance × satisfaction quadrant: the survey table has no CSAT column and the "

@@ -10,7 +10,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from tousu.analysis.conventions import BASELINE_CODE, BASELINE_LABEL, group_labels, group_rng, sample_note
+from tousu.analysis.conventions import (
+    BASELINE_CODE,
+    BASELINE_LABEL,
+    group_labels,
+    group_rng,
+    sample_note,
+    stripped_text,
+)
 from tousu.analysis.linking import Linked
 
 GROUP_SCORE_COLUMNS = [
@@ -102,8 +109,69 @@ def joined_frame(linked_or_df) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Se
     return joined, None, pd.Series(True, index=joined.index)
 
 
+# The column of a classified table that lists every category of a complaint (``|``-joined
+# codes; the primary one is ``category``).
+MULTI_LABEL_COLUMN = "categories"
+
+
+def category_pairs(complaints: pd.DataFrame, primary_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Every category of each complaint row as (row positions, codes), one pair per distinct
+    (row, code): the primary ``category`` (``(缺失)`` where empty) and, unless ``primary_only``,
+    each code listed in ``categories`` (``|``-joined), when the table has that column."""
+    primary = group_labels(complaints["category"]).to_numpy(dtype=object)
+    rows = np.arange(len(complaints), dtype=np.intp)
+    if primary_only or MULTI_LABEL_COLUMN not in complaints.columns:
+        return rows, primary
+    listed = stripped_text(complaints[MULTI_LABEL_COLUMN].reset_index(drop=True))
+    parts = stripped_text(listed.str.split("|").explode().astype("string")).dropna()
+    pairs = pd.DataFrame({"row": np.concatenate([rows, parts.index.to_numpy(dtype=np.intp)]),
+                          "code": np.concatenate([primary, parts.to_numpy(dtype=object)])}).drop_duplicates()
+    return pairs["row"].to_numpy(dtype=np.intp), pairs["code"].to_numpy(dtype=object)
+
+
+def respondent_category_pairs(linked_or_df, primary_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The categories each survey response counts in, as (positions in the joined table, codes),
+    one pair per distinct (response, code); respondents without complaint have none.
+
+    By default every category of the linked complaint (:func:`category_pairs`); linked by
+    customer (a :class:`Linked` whose key is not the complaint id) also every category of the
+    customer's other complaints, since the survey rates the customer's experience.
+    ``primary_only``: the linked complaint's primary ``category`` alone. A joined table that is
+    no :class:`Linked` (the explorer's, from the store) is taken as it is: there ``categories``
+    already holds the customer's union."""
+    joined, _, has_complaint = joined_frame(linked_or_df)
+    if "category" not in joined.columns:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
+    rows, codes = category_pairs(joined, primary_only)
+    complainant = has_complaint.to_numpy(dtype=bool)
+    rows, codes = rows[complainant[rows]], codes[complainant[rows]]
+    if primary_only or not isinstance(linked_or_df, Linked) or linked_or_df.complaint_id == linked_or_df.complaint_key:
+        return rows, codes
+    complaints = linked_or_df.complaints
+    their_rows, their_codes = category_pairs(complaints)
+    keys = stripped_text(complaints[linked_or_df.complaint_key]).to_numpy(dtype=object)[their_rows]
+    union = pd.DataFrame({"key": keys, "code": their_codes}).dropna().drop_duplicates()
+    survey_keys = stripped_text(joined[linked_or_df.survey_key]).to_numpy(dtype=object)
+    respondents = pd.DataFrame({"row": np.flatnonzero(complainant), "key": survey_keys[complainant]}).dropna()
+    found = respondents.merge(union, on="key")
+    pairs = pd.DataFrame({"row": np.concatenate([rows, found["row"].to_numpy(dtype=np.intp)]),
+                          "code": np.concatenate([codes, found["code"].to_numpy(dtype=object)])}).drop_duplicates()
+    return pairs["row"].to_numpy(dtype=np.intp), pairs["code"].to_numpy(dtype=object)
+
+
+def respondent_categories(linked_or_df, primary_only: bool = False) -> pd.Series:
+    """:func:`respondent_category_pairs` as one sorted tuple of codes per row of the joined
+    table (``()`` for respondents without complaint)."""
+    joined = joined_frame(linked_or_df)[0]
+    rows, codes = respondent_category_pairs(linked_or_df, primary_only)
+    found = [[] for _ in range(len(joined))]
+    for row, code in zip(rows, codes):
+        found[row].append(code)
+    return pd.Series([tuple(sorted(codes)) for codes in found], index=joined.index, dtype=object)
+
+
 def group_scores(linked_or_df, by: str = "category", n_boot: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> pd.DataFrame:
+                 seed: int = 0, primary_only: bool = False) -> pd.DataFrame:
     """CSAT and NPS per group of complainants, and for the baseline (respondents without complaint).
 
     linked_or_df: a :class:`Linked`, or a joined table (then ``has_complaint``, or else a
@@ -127,23 +195,43 @@ def group_scores(linked_or_df, by: str = "category", n_boot: int = 2000, level: 
     * ``note``: ``no survey responses``, ``no valid score``, ``n=1: no interval``,
       ``n<30: interpret with care`` (from the smaller of ``n_csat``/``n_nps``), else empty.
 
+    With ``by="category"`` a response counts in every category of its complaint (or, linked
+    by customer, of its customer's complaints: :func:`respondent_categories`) and a complaint
+    in each of its categories, so ``share`` is the share of complaints that carry the
+    category; ``primary_only`` counts the primary ``category`` alone. Other columns are
+    single-valued.
+
     Intervals are deterministic given ``seed`` and the group's name.
     """
     joined, complaints, has_complaint = joined_frame(linked_or_df)
     if by not in joined.columns:
         raise ValueError(f"group_scores: no column {by!r} to group by; "
                          f"the columns are: {', '.join(map(str, joined.columns))}")
-    groups = group_labels(joined[by]).where(has_complaint.to_numpy(), BASELINE_CODE)
-    if complaints is None:
-        volume = groups[has_complaint.to_numpy()].value_counts()
-    elif by in complaints.columns:
-        volume = group_labels(complaints[by]).value_counts()
+    complainant = has_complaint.to_numpy()
+    multi_label = by == "category" and not primary_only
+    if multi_label:
+        # One row per (response, category): a response counts in each of its categories.
+        rows, codes = respondent_category_pairs(linked_or_df)
+        baseline = np.flatnonzero(~complainant)
+        positions = np.concatenate([rows, baseline])
+        joined = joined.iloc[positions].reset_index(drop=True)
+        complainant = complainant[positions]
+        groups = pd.Series(np.concatenate([codes, np.full(len(baseline), BASELINE_CODE, dtype=object)]), dtype=object)
     else:
-        volume = None
+        groups = group_labels(joined[by]).where(complainant, BASELINE_CODE)
+    total = int(has_complaint.sum())  # complaints (or surveyed complaints), each counted once
+    if complaints is None:
+        volume = groups[complainant].value_counts()
+    elif by in complaints.columns:
+        volume = (pd.Series(category_pairs(complaints)[1], dtype=object).value_counts() if multi_label
+                  else group_labels(complaints[by]).value_counts())
+        total = len(complaints)
+    else:
+        volume, total = None, 0
     names = {}
     if by == "category":
         # Names come from every complaint, so a category nobody surveyed is named too.
-        named = [frame for frame in (complaints, joined.loc[has_complaint.to_numpy()])
+        named = [frame for frame in (complaints, joined.loc[complainant])
                  if frame is not None and "category_name" in frame.columns]
         if named:
             pairs = pd.concat([frame[["category", "category_name"]] for frame in named], ignore_index=True)
@@ -157,7 +245,6 @@ def group_scores(linked_or_df, by: str = "category", n_boot: int = 2000, level: 
         if column in joined.columns:
             valid = joined[column].notna().to_numpy()
             score_counts[column] = joined.loc[valid, column].groupby(groups[valid].to_numpy()).value_counts()
-    total = int(volume.sum()) if volume is not None else 0
 
     rows = []
     for group in labels:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tousu.analysis.drivers import driver_table, score_quadrant
+from tousu.analysis.drivers import category_indicators, driver_table, score_quadrant
 from tousu.analysis.kpis import kpis
 from tousu.analysis.report import HEADERS
 from tousu.analysis.scores import GROUP_SCORE_COLUMNS, complainant_scores, group_scores
@@ -36,7 +36,7 @@ XLSX_LIMIT = 20_000
 # than the report's (tousu link: 200), and the page says so.
 DRIVER_BOOTSTRAP = 30
 SCORE_BOOTSTRAP = 500
-SCORE_COLUMNS = ("category",)
+SCORE_COLUMNS = ("category", "categories")
 KPI_COLUMNS = ("category", "created_at", "responded_at", "resolved_at", "repeat", "channel", "text")
 COLUMN_LABELS = {
     "id": "工单号", "customer_id": "客户号", "text": "内容", "created_at": "受理时间", "responded_at": "首次响应时间",
@@ -155,25 +155,43 @@ def overview_tiles(total: int, scores: dict, kpis: pd.DataFrame) -> list[tuple[s
     ]
 
 
-def category_scores(joined: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """CSAT/NPS per category (named from ``names``) and for the baseline, with bootstrap intervals."""
+def category_scores(joined: pd.DataFrame, names: dict[str, str], primary_only: bool = False) -> pd.DataFrame:
+    """CSAT/NPS per category (named from ``names``) and for the baseline, with bootstrap intervals;
+    a response counts in every category of its complaint(s) unless ``primary_only``, as in
+    ``tousu link`` (:func:`tousu.analysis.scores.group_scores`)."""
     if joined.empty:
         return pd.DataFrame(columns=GROUP_SCORE_COLUMNS)
-    table = group_scores(joined, by="category", n_boot=SCORE_BOOTSTRAP, seed=0)
+    table = group_scores(joined, by="category", n_boot=SCORE_BOOTSTRAP, seed=0, primary_only=primary_only)
     named = table["group"].map(names)
     table["group_name"] = table["group_name"].where(table["is_baseline"] | named.isna(), named)
     return table
 
 
-def driver_tables(joined: pd.DataFrame, names: dict[str, str], score: str):
+# The driver view's sort orders: column, ascending.
+DRIVER_SORTS = {"重要性": ("importance", False), "整体提升潜力": ("impact", False), "影响(分)": ("coef", True)}
+
+
+def driver_tables(joined: pd.DataFrame, names: dict[str, str], score: str, primary_only: bool = False):
     """(drivers table with names, importance × satisfaction quadrant, R²), or None when there
-    are too few responses with a complaint. The quadrant's satisfaction is the category's
-    mean CSAT, or its NPS (points) for ``score="NPS"``."""
-    found = None if joined.empty else driver_table(joined, score, names, n_boot=DRIVER_BOOTSTRAP, seed=0)
+    are too few responses with a complaint: :func:`tousu.analysis.drivers.driver_table` as
+    ``tousu link`` computes it, every category of a response's complaint(s) an indicator
+    unless ``primary_only``. The quadrant's satisfaction is the category's mean CSAT, or its
+    NPS (points) for ``score="NPS"``."""
+    if joined.empty:
+        return None
+    indicators = category_indicators(joined, primary_only)
+    found = driver_table(joined, score, names, n_boot=DRIVER_BOOTSTRAP, seed=0, indicators=indicators)
     if found is None:
         return None
     drivers, model = found
-    return drivers, score_quadrant(drivers, joined, score), float(model.r2_)
+    return drivers, score_quadrant(drivers, joined, score, indicators=indicators), float(model.r2_)
+
+
+def sorted_drivers(drivers: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The driver table in the order of :data:`DRIVER_SORTS` ``[by]`` (empty values last)."""
+    column, ascending = DRIVER_SORTS[by]
+    return drivers.sort_values([column, "driver"], ascending=[ascending, True], kind="stable",
+                               na_position="last", ignore_index=True)
 
 
 def alerts_table(alerts: pd.DataFrame) -> pd.DataFrame:

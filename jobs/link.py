@@ -28,6 +28,7 @@ def link_job(
     complaint_id: str | None = None,
     baseline: str = "auto",
     recent_periods: int | None = None,
+    primary_only: bool = False,
 ) -> LinkReport:
     """Read both tables, build the report, write it to ``out_dir`` (and the store, if given).
 
@@ -42,7 +43,7 @@ def link_job(
     complaints, survey_table = read_side_table(classified), read_side_table(surveys)
     report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
                           growth_threshold=growth_threshold, complaint_id=complaint_id, baseline=baseline,
-                          recent_periods=recent_periods)
+                          recent_periods=recent_periods, primary_only=primary_only)
     report.summary["files"] = [str(p) for p in write_report(report, out_dir, charts=charts)]
     if results is not None:
         results.upsert_surveys(survey_table, key_column=key, source_file=str(surveys))

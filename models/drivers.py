@@ -19,9 +19,12 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 # Fewer responses than this: a group's numbers carry the note "interpret with care".
 SMALL_N = 30
 MAX_SHAPLEY_PREDICTORS = 15
+# The last three (IMPACT_COLUMNS), added after the others: how much the mean score of every
+# response would rise if the respondents with the indicator scored like the baseline (share × −effect).
+IMPACT_COLUMNS = ["impact", "impact_low", "impact_high"]
 DRIVER_COLUMNS = [
     "driver", "importance", "importance_share", "importance_low", "importance_high",
-    "coef", "coef_low", "coef_high", "p_value", "n_with", "mean_with", "mean_without", "note",
+    "coef", "coef_low", "coef_high", "p_value", "n_with", "mean_with", "mean_without", "note", *IMPACT_COLUMNS,
 ]
 
 
@@ -137,7 +140,10 @@ class DriverModel(RegressorMixin, BaseEstimator):
     (per predictor: its coefficient is identified), fitted_params_ (intercept then
     coefficients that :meth:`predict` uses: the minimum-norm least-squares solution, so
     collinear predictors share their effect), n_with_, mean_with_, mean_without_, notes_
-    (per predictor, "" when none).
+    (per predictor, "" when none), share_ (``n_with_ / n_``), impact_ (``share_ × −coef_``:
+    how much the mean score of all responses would rise if those with the indicator scored
+    like the baseline) and impact_low_/impact_high_ (percentile bootstrap over the same
+    resamples as the importance, the OLS refitted on each).
 
     Zero-variance predictors (nobody, or everyone, in the category) get importance 0 and a
     NaN coefficient; perfectly collinear ones share importance and get NaN coefficients
@@ -189,7 +195,11 @@ class DriverModel(RegressorMixin, BaseEstimator):
         self._fit_ols(distinct[:, :-1], distinct[:, -1], counts, reference)
         total = self.importance_.sum()
         self.importance_share_ = self.importance_ / total if total > 0 else np.full(p, np.nan)
-        self.importance_low_, self.importance_high_ = self._bootstrap(centered, counts, importance_of)
+        self.share_ = self.n_with_ / n
+        with np.errstate(invalid="ignore"):
+            self.impact_ = self.share_ * -self.coef_ + 0.0  # the reference: 0, not -0
+        (self.importance_low_, self.importance_high_), (self.impact_low_, self.impact_high_) = self._bootstrap(
+            centered, counts, importance_of, distinct, reference)
         self._write_notes(distinct[:, :-1], reference)
         return self
 
@@ -258,22 +268,43 @@ class DriverModel(RegressorMixin, BaseEstimator):
         self.p_value_ = per_predictor(np.where(identified, p_value, np.nan), np.nan)[1:]
         self.identified_ = per_predictor(identified, 1.0)[1:].astype(bool)
 
-    def _bootstrap(self, centered, counts, importance_of):
+    def _bootstrap(self, centered, counts, importance_of, distinct, reference):
+        """((importance low, high), (impact low, high)), both from the same resamples."""
         p = centered.shape[1] - 1
+        nothing = (np.full(p, np.nan), np.full(p, np.nan))
         if self.n_boot < 1 or counts.sum() < 2 or p == 0:
-            return np.full(p, np.nan), np.full(p, np.nan)
+            return nothing, nothing
         rng = np.random.default_rng(self.seed)
         n = int(counts.sum())
         # Continuous X or y leave many distinct rows: draw the resamples a bounded block at a time.
         per_block = max(1, 2_000_000 // len(counts))
-        estimates = []
+        estimates, impacts = [], []
         for start in range(0, self.n_boot, per_block):
             draws = rng.multinomial(n, counts / n, size=min(per_block, self.n_boot - start)).astype(float)
             means = draws @ centered / n
             second = np.einsum("bk,ki,kj->bij", draws, centered, centered, optimize=True) / n
             estimates += [importance_of(cov) for cov in second - means[:, :, None] * means[:, None, :]]
+            impacts.append(self._resampled_impacts(distinct[:, :-1], distinct[:, -1], draws, reference))
         low, high = np.quantile(estimates, [(1 - self.level) / 2, (1 + self.level) / 2], axis=0)
-        return low, high
+        impacts = np.concatenate(impacts)
+        impact_low, impact_high = np.quantile(impacts, [(1 - self.level) / 2, (1 + self.level) / 2], axis=0)
+        unidentified = np.isnan(self.impact_)
+        impact_low[unidentified] = impact_high[unidentified] = np.nan
+        return (low, high), (impact_low, impact_high)
+
+    def _resampled_impacts(self, features, target, draws, reference):
+        """share × −coefficient of each predictor in each resample (``draws``: counts of the
+        distinct rows), the OLS refitted as in :meth:`_fit_ols`; the reference's is 0."""
+        p = features.shape[1]
+        used = np.array([j for j in range(p) if j != reference], dtype=np.intp)
+        design = np.column_stack([np.ones(len(features)), features[:, used]])
+        gram = np.einsum("bk,ki,kj->bij", draws, design, design, optimize=True)
+        moments = (draws * target) @ design
+        beta = np.einsum("bij,bj->bi", np.linalg.pinv(gram, hermitian=True, rtol=1e-10), moments)
+        coef = np.zeros((len(draws), p))
+        coef[:, used] = beta[:, 1:]
+        share = draws @ (features != 0) / draws.sum(axis=1, keepdims=True)
+        return share * -coef
 
     def _describe_groups(self, features, target, counts):
         present = features != 0
@@ -308,7 +339,9 @@ class DriverModel(RegressorMixin, BaseEstimator):
         ``importance_low``/``high`` bootstrap interval, ``coef`` OLS effect on the score with
         ``coef_low``/``high`` and ``p_value`` (0 and no interval for the reference),
         ``n_with`` responses with the indicator, ``mean_with``/``mean_without`` mean score of
-        those with and without it, ``note``.
+        those with and without it, ``note``; then (``IMPACT_COLUMNS``) ``impact``, share of
+        responses with the indicator × −``coef``: how much the mean score of all responses
+        would rise if theirs matched the baseline, with ``impact_low``/``high``.
         """
         check_is_fitted(self, "importance_")
         table = pd.DataFrame({
@@ -317,6 +350,7 @@ class DriverModel(RegressorMixin, BaseEstimator):
             "importance_high": self.importance_high_, "coef": self.coef_, "coef_low": self.coef_low_,
             "coef_high": self.coef_high_, "p_value": self.p_value_, "n_with": self.n_with_.astype(np.int64),
             "mean_with": self.mean_with_, "mean_without": self.mean_without_, "note": self.notes_,
+            "impact": self.impact_, "impact_low": self.impact_low_, "impact_high": self.impact_high_,
         }, columns=DRIVER_COLUMNS)
         return table.sort_values(["importance", "driver"], ascending=[False, True], kind="stable",
                                  na_position="last", ignore_index=True)

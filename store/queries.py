@@ -19,9 +19,10 @@ GROUP_COLUMNS = ("category", "category_name", "topic_label", "topic_id", "provin
 LISTABLE_COLUMNS = {"id", "customer_id", "text", "created_at", "responded_at", "resolved_at", "repeat",
                     "confidence", "categories", "subcategory", "subcategory_name", "loaded_at", "extra",
                     *GROUP_COLUMNS}
-# Columns joined_scores can add to each response's scores.
+# Columns joined_scores adds to each response's scores by default; it can also add ``categories``.
 JOINED_COLUMNS = ("survey_id", "touchpoint", "category", "category_name", "topic_label", "province", "channel",
                   "segment")
+JOINABLE_COLUMNS = (*JOINED_COLUMNS, "categories")
 FREQ_UNITS = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
 
 
@@ -149,24 +150,41 @@ class StoreQueries:
     def joined_scores(self, filters: Filters = Filters(), columns: tuple[str, ...] = JOINED_COLUMNS) -> pd.DataFrame:
         """Survey responses joined to the filtered complaints they rate, plus the baseline
         (respondents without complaint), with only the columns the statistics need: ``CSAT``,
-        ``NPS``, ``has_complaint`` and ``columns`` (of :data:`JOINED_COLUMNS`: by default the
+        ``NPS``, ``has_complaint`` and ``columns`` (of :data:`JOINABLE_COLUMNS`: by default the
         response's ``survey_id``, ``touchpoint`` and the complaint's ``category``,
-        ``category_name``, ``topic_label``, ``province``, ``channel``, ``segment``).
+        ``category_name``, ``topic_label``, ``province``, ``channel``, ``segment``; and, when
+        asked for, ``categories``: every category of the linked complaint, ``|``-joined, or
+        for an answer linked by customer those of all the customer's filtered complaints, as
+        :func:`tousu.analysis.scores.respondent_categories` counts them in ``tousu link``).
         Left out, as in ``tousu link``: responses whose ticket matches no complaint and a
         customer's later answers (a customer with no complaint is in the baseline); and the
         responses outside the filters' score ranges."""
-        unknown = set(columns) - set(JOINED_COLUMNS)
+        unknown = set(columns) - set(JOINABLE_COLUMNS)
         if unknown:
             raise ValueError(f"joined_scores: no column {', '.join(sorted(unknown))}")
         where, params = filters.where()
         scores, score_params = filters.score_condition("l")
         survey_side = {"survey_id", "touchpoint"}
-        selected = "".join(f", {'l' if column in survey_side else 'c'}.{column}" for column in columns)
-        complaint_columns = "".join(f", c.{column}" for column in columns if column not in survey_side)
+        listed = "categories" in columns
+        # A complaint's categories: its primary one (MISSING_GROUP where empty) and those listed.
+        own = f"coalesce(c.category, '{MISSING_GROUP}') || '|' || coalesce(c.categories, '')"
+        selected = "".join(
+            "" if column == "categories" else f", {'l' if column in survey_side else 'c'}.{column}"
+            for column in columns)
+        if listed:
+            selected += (", CASE WHEN c.id IS NULL THEN NULL WHEN l.linked_by = 'customer_id' "
+                         f"THEN coalesce(u.categories, {own}) ELSE {own} END AS categories")
+        complaint_columns = "".join(f", c.{column}" for column in
+                                    dict.fromkeys([*columns, *(("category", "customer_id") if listed else ())])
+                                    if column not in survey_side)
+        union = f"""
+            , u AS (SELECT c.customer_id, string_agg({own}, '|') AS categories FROM c
+                    WHERE c.customer_id IS NOT NULL GROUP BY c.customer_id)""" if listed else ""
+        join_union = " LEFT JOIN u ON l.linked_by = 'customer_id' AND u.customer_id = l.customer_id" if listed else ""
         return self.query(f"""
-            WITH c AS (SELECT c.id{complaint_columns} FROM complaints c WHERE {where})
+            WITH c AS (SELECT c.id{complaint_columns} FROM complaints c WHERE {where}){union}
             SELECT l.csat AS "CSAT", l.nps AS "NPS", c.id IS NOT NULL AS has_complaint{selected}
-            FROM survey_links l LEFT JOIN c ON c.id = l.complaint_id
+            FROM survey_links l LEFT JOIN c ON c.id = l.complaint_id{join_union}
             WHERE (l.is_baseline OR c.id IS NOT NULL){f" AND {scores}" if scores else ""}
             ORDER BY l.survey_id""", params + score_params)
 
