@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from tousu.analysis.conventions import spreadsheet_rows
 from tousu.models.classifier import CategoryClassifier
-from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, out_of_fold_proba, rank_label_issues
+from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, METHOD, out_of_fold_proba, rank_label_issues
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.selection import select_supervised
 from tousu.models.store import next_version_dir
@@ -234,8 +234,7 @@ def _label_issues(model: ComplaintModel, ids: list[str], texts: list[str], label
     except ValueError as error:
         return pd.DataFrame(columns=LABEL_ISSUE_COLUMNS), {"skipped": str(error)}
     found = rank_label_issues(ids, texts, labels, proba, classes)
-    return found, {"rows": len(found), "share": round(len(found) / len(texts), 4), "folds": FOLDS,
-                   "method": "confident learning (cleanlab) on out-of-fold probabilities, by self-confidence"}
+    return found, {"rows": len(found), "share": round(len(found) / len(texts), 4), "folds": FOLDS, "method": METHOD}
 
 
 def _subcategory_label_summary(taxonomy, labels, subcategory_labels: np.ndarray) -> dict:

@@ -17,6 +17,12 @@ from tousu.nlp.segment import get_segmenter
 CHAR_NGRAMS = (1, 3)
 
 
+def min_document_frequency(rows: int) -> int:
+    """Rows a term must appear in to be kept: a term seen once in a small corpus is as likely
+    noise as signal, and under 50 rows every term counts."""
+    return 2 if rows >= 50 else 1
+
+
 class TextFeatures:
     """Fitted with :meth:`fit`, restored with :meth:`load`; :meth:`transform` gives the rows."""
 
@@ -25,8 +31,7 @@ class TextFeatures:
 
     @classmethod
     def fit(cls, texts: list[str], embedding_weight: float) -> TextFeatures:
-        # A term seen once in a small corpus is as likely noise as signal.
-        min_df = 2 if len(texts) >= 50 else 1
+        min_df = min_document_frequency(len(texts))
         chars = TfidfVectorizer(analyzer="char", ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=min_df)
         words = TfidfVectorizer(analyzer=get_segmenter().cut, sublinear_tf=True, min_df=min_df)
         chars.fit(texts)
