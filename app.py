@@ -13,6 +13,7 @@ filters.sidebar()
 st.navigation([
     st.Page("app_pages/overview.py", title="总览", default=True),
     st.Page("app_pages/drivers.py", title="满意度驱动"),
+    st.Page("app_pages/change.py", title="变化归因"),
     st.Page("app_pages/topics.py", title="主题"),
     st.Page("app_pages/verbatims.py", title="工单"),
     st.Page("app_pages/model.py", title="模型"),

@@ -177,9 +177,18 @@ def _cmd_link(args) -> None:
     report = link_job(args.classified, args.surveys, args.output, key=args.key, date_col=args.date_col,
                       freq=args.freq, growth_threshold=args.growth_threshold, charts=not args.no_charts,
                       store=args.store, complaint_id=args.complaint_id, baseline=args.baseline,
-                      recent_periods=args.recent_periods, primary_only=args.primary_only)
+                      recent_periods=args.recent_periods, primary_only=args.primary_only,
+                      compare=args.compare, survey_date_col=args.survey_date_col)
     print("\n".join(summary_lines(report)))
     print(f"report: {args.output} ({len(report.summary['files'])} files: CSV per table, report.xlsx, charts/)")
+
+
+def _cmd_brief(args) -> None:
+    from tousu.jobs.brief import brief_job
+
+    summary = brief_job(args.report_dir, args.output, complaints=args.complaints, title=args.title,
+                        period=args.period)
+    print("\n".join(summary.lines()))
 
 
 def _cmd_demo(args) -> None:
@@ -335,7 +344,26 @@ def build_parser() -> argparse.ArgumentParser:
                       help="category scores, drivers and quadrant from each complaint's primary category alone "
                            "(default: every category in the categories column, and by customer key every category "
                            "of the customer's complaints)")
+    link.add_argument("--compare", nargs=2, metavar=("PERIOD_A", "PERIOD_B"),
+                      help="the two periods of the change attribution (变化归因), named as --freq names them: "
+                           "2026-09 (M), 2026-W40 (W), 2026-Q3 (Q), 2026-09-15 (D); default: the last two "
+                           "complete periods")
+    link.add_argument("--survey-date-col", metavar="C",
+                      help="the surveys' date column, which puts each answer in a period for the change "
+                           "attribution (default 调查时间 when present; else the complaint's --date-col)")
     link.set_defaults(run=_cmd_link)
+
+    brief = commands.add_parser("brief", help="write the monthly satisfaction brief (满意度通报) of a tousu link "
+                                              "report as an editable PowerPoint deck")
+    brief.add_argument("report_dir", help="a report folder written by tousu link")
+    brief.add_argument("-o", "--output", required=True, help="the deck (.pptx)")
+    brief.add_argument("--complaints", metavar="CLASSIFIED",
+                       help="classified complaint table to quote the 重点改进区 examples from (e.g. the one given "
+                            "to tousu link; default: the report's complaints without a survey)")
+    brief.add_argument("--title", help="title of the first slide (default: 满意度通报)")
+    brief.add_argument("--period", help="the period the report covers, as the title slide shows it "
+                                        "(default: from the report's trends)")
+    brief.set_defaults(run=_cmd_brief)
 
     demo = commands.add_parser("demo", help="train, classify and link on the bundled synthetic demo data")
     demo.add_argument("--out", default="out/demo", help="folder for the demo outputs (default: out/demo)")

@@ -253,3 +253,68 @@ def save_chart(chart: alt.Chart, path_without_suffix: Path) -> list[Path]:
     chart.save(png, scale_factor=2)
     chart.save(html, inline=True)
     return [png, html]
+
+
+WATERFALL_COLOURS = alt.Scale(domain=["期初", "上升", "下降", "期末"],
+                              range=["#7f8c8d", "#27ae60", "#c0392b", "#2c3e50"])
+SCORE_UNITS = {"CSAT": ("平均 CSAT", ".2f", ".3f"), "NPS": ("NPS（分）", ".1f", ".2f")}
+
+
+def waterfall_steps(table: pd.DataFrame, score: str, period_a: str, period_b: str, top: int = 8) -> pd.DataFrame:
+    """The bars of :func:`waterfall_chart`: the overall score in ``period_a``, one step per segment
+    (its ``total_effect``; beyond the ``top`` largest, the rest summed as 其他), the score in ``period_b``.
+
+    table: :func:`tousu.analysis.change.change_attribution`'s rows; the overall means are
+    Σ share × mean over them (a segment absent from a period has share 0 there)."""
+    rows = table[table["score"] == score]
+    start = float((rows["share_a"] * rows["mean_a"].fillna(0)).sum())
+    end = float((rows["share_b"] * rows["mean_b"].fillna(0)).sum())
+    ranked = rows.reindex(rows["total_effect"].abs().sort_values(ascending=False, kind="stable").index)
+    shown, rest = ranked.iloc[:top], ranked.iloc[top:]
+    steps = [{"label": str(row.segment), "delta": row.total_effect, "mix": row.mix_effect, "rate": row.rate_effect}
+             for row in shown.itertuples()]
+    if len(rest):
+        steps.append({"label": f"其他（{len(rest)}个）", "delta": rest["total_effect"].sum(),
+                      "mix": rest["mix_effect"].sum(), "rate": rest["rate_effect"].sum()})
+    bars = [{"label": period_a, "low": start, "high": start, "delta": start, "mix": np.nan, "rate": np.nan,
+             "kind": "期初"}]
+    level = start
+    for step in steps:
+        low, high = sorted((level, level + step["delta"]))
+        bars.append(step | {"low": low, "high": high, "kind": "上升" if step["delta"] >= 0 else "下降"})
+        level += step["delta"]
+    bars.append({"label": period_b, "low": end, "high": end, "delta": end, "mix": np.nan, "rate": np.nan,
+                 "kind": "期末"})
+    frame = pd.DataFrame(bars)
+    frame["order"] = np.arange(len(frame))
+    return frame
+
+
+def waterfall_chart(table: pd.DataFrame, score: str, period_a: str, period_b: str, top: int = 8,
+                    title: str | None = None) -> alt.Chart:
+    """What changed: the overall ``score`` in ``period_a``, each segment's contribution to the change
+    (green up, red down; the tooltip splits it into 结构效应 mix and 表现效应 rate), the score in ``period_b``."""
+    data = waterfall_steps(table, score, period_a, period_b, top)
+    axis_title, value_format, effect_format = SCORE_UNITS.get(score, (score, ".2f", ".3f"))
+    # The axis starts below the lowest step, not at 0: a change of 0.1 CSAT on a 0–5 axis is invisible.
+    low, high = float(data["low"].min()), float(data["high"].max())
+    span = (high - low) or 1.0
+    floor = low - 0.6 * span
+    data.loc[data["kind"].isin(["期初", "期末"]), "low"] = floor
+    domain = [floor, high + 0.12 * span]
+    data["text"] = [f"{v:{value_format}}" if kind in ("期初", "期末") else f"{v:+{effect_format}}"
+                    for v, kind in zip(data["delta"], data["kind"])]
+    order = list(data["label"])
+    x = alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-35, labelOverlap=False, labelLimit=180))
+    y_scale = alt.Scale(domain=domain, nice=False, zero=False)
+    bars = alt.Chart(data).mark_bar(size=28).encode(
+        x=x, y=alt.Y("low:Q", title=axis_title, scale=y_scale), y2="high:Q",
+        color=alt.Color("kind:N", scale=WATERFALL_COLOURS, title=None),
+        tooltip=[alt.Tooltip("label:N", title="细分群体"),
+                 alt.Tooltip("delta:Q", title="影响（期初/期末为得分）", format=effect_format),
+                 alt.Tooltip("mix:Q", title="结构效应（占比变化）", format=effect_format),
+                 alt.Tooltip("rate:Q", title="表现效应（得分变化）", format=effect_format)])
+    labels = alt.Chart(data).mark_text(dy=-8, fontSize=11).encode(
+        x=x, y=alt.Y("high:Q", scale=y_scale), text="text:N")
+    return alt.layer(bars, labels).properties(
+        title=title or f"{score} 变化归因：{period_a} → {period_b}（各细分群体的贡献）", width=WIDTH, height=340)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tousu.analysis.change import REGION_DIMENSIONS, change_tables
 from tousu.analysis.conventions import BASELINE_CODE, BASELINE_LABEL, LinkError, parse_timestamps
 from tousu.analysis.drivers import category_indicators, driver_table, score_quadrant
 from tousu.analysis.kpis import kpis
@@ -24,6 +25,7 @@ from tousu.models.drivers import MAX_SHAPLEY_PREDICTORS, DriverModel
 SCORES = ("CSAT", "NPS")
 TICKET_ID = "工单号"
 BREAKDOWN_DIMENSIONS = ("省份", "渠道", "客户类型", "触点")
+SURVEY_DATE_COL = "调查时间"
 
 # name → (XLSX sheet, what it holds); the order is the workbook's.
 TABLES = {
@@ -39,6 +41,10 @@ TABLES = {
     "trends": ("趋势", "complaints per period and category"),
     "alerts": ("增长预警", "categories and topics rising faster than the threshold"),
     "breakdown": ("分维度满意度", "scores by province, channel, segment and touchpoint"),
+    "change_attribution": ("变化归因", ("the change in CSAT and NPS between two periods, split per segment "
+                                     "(primary category, or no complaint) into mix (share) and rate (score) "
+                                     "effects")),
+    "change_attribution_by_region": ("分地区变化归因", "each province's and channel's own change, split the same way"),
     "kpis": ("处理时效KPI", "24 h response, 48 h resolution, repeat and escalation rates per category"),
     "unmatched_complaints": ("未匹配工单", "complaints without a survey response"),
     "unmatched_surveys": ("未匹配问卷", "survey responses whose key is not among the complaints, and whether "
@@ -66,6 +72,10 @@ HEADERS = {
     "table": "表", "row": "行号", "key": "键", "column": "列", "value": "值", "reason": "原因",
     "detail": "说明", "dropped": "是否剔除", "measure": "指标", "method": "重要性算法", "as_baseline": "计入基线",
     "impact": "整体提升潜力(分)", "impact_low": "提升潜力下限", "impact_high": "提升潜力上限",
+    "score": "满意度指标", "segment": "细分群体", "n_a": "A期样本", "n_b": "B期样本", "share_a": "A期占比",
+    "share_b": "B期占比", "mean_a": "A期均值", "mean_b": "B期均值", "mix_effect": "结构效应(占比变化)",
+    "rate_effect": "表现效应(得分变化)", "total_effect": "合计影响", "region": "地区/渠道",
+    "region_mean_a": "该地区A期均值", "region_mean_b": "该地区B期均值", "region_change": "该地区变化",
 }
 
 
@@ -89,6 +99,8 @@ def build_report(
     baseline: str = "auto",
     recent_periods: int | None = None,
     primary_only: bool = False,
+    compare: tuple[str, str] | None = None,
+    survey_date_col: str | None = None,
 ) -> LinkReport:
     """Every table of the report.  Raises :class:`tousu.analysis.conventions.LinkError` on unusable input.
 
@@ -101,9 +113,19 @@ def build_report(
         ``category`` alone; by default a response counts in every category of its complaint
         (``categories``), linked by customer in every category of the customer's complaints.
 
+    compare: the two periods of the change attribution (named as ``freq`` names them:
+        ``2026-09``, ``2026-W40``); None: the last two complete periods, and no change
+        attribution (a note says why) when there are not two. Bad names raise LinkError.
+    survey_date_col: the surveys' own date column, which puts each answer in a period
+        (default ``调查时间`` when the survey table has it); an answer without one takes its
+        complaint's ``date_col``.
+
     Every sheet counts the same complaints, ``linked.complaints``: repeated ticket ids are
     dropped (and listed in ``problems``), everything else is kept.
     """
+    if survey_date_col is not None and survey_date_col not in surveys:
+        raise LinkError(f"surveys: no column {survey_date_col!r} (--survey-date-col); "
+                        f"the columns are: {', '.join(map(str, surveys.columns))}")
     if "category" not in complaints:
         raise LinkError(
             "the complaint table has no 'category' column: give the output of `tousu classify`")
@@ -171,6 +193,14 @@ def build_report(
     if dimensions:
         tables["breakdown"] = breakdown(linked, by=dimensions, n_boot=n_boot, seed=seed)
 
+    found = _change_attribution(linked, surveys, names, freq, compare, date_col, survey_date_col)
+    if isinstance(found, str):
+        notes.append(found)
+    else:
+        tables["change_attribution"], tables["change_attribution_by_region"], change_notes, periods = found
+        notes += change_notes
+        extra["change_periods"] = periods
+
     kpi_table = kpis(kept, created=date_col)
     kpi_table.insert(1, "group_name", kpi_table["group"].map(lambda code: names.get(code, code)))
     tables["kpis"] = kpi_table
@@ -184,6 +214,50 @@ def build_report(
     values = [str(v) for v in summary.values()] + notes
     tables = {"summary": pd.DataFrame({"measure": measures, "value": values}), **tables}
     return LinkReport(tables=tables, summary=summary, notes=notes)
+
+
+def _change_attribution(linked, surveys, names, freq, compare, date_col, survey_date_col):
+    """The change attribution's two tables, notes and the periods compared; or, without
+    ``compare``, the note that says why there is none. With ``compare``, unusable input raises."""
+    joined = linked.joined
+
+    def survey_side(column):  # where a survey column sits in the joined table
+        if column is None or column not in surveys:
+            return None
+        return f"{column}_survey" if f"{column}_survey" in joined else column
+
+    survey_date = survey_side(survey_date_col or (SURVEY_DATE_COL if SURVEY_DATE_COL in surveys else None))
+    complaint_date = date_col if date_col in linked.complaints and date_col in joined else None
+    regions = {}
+    view = joined[[c for c in ("category", *linked.score_cols) if c in joined]].copy()
+    for dimension in REGION_DIMENSIONS:
+        # The complaint's region, else the survey's own (respondents without complaint have only that).
+        own, theirs = (dimension if dimension in linked.complaints else None), survey_side(dimension)
+        if own is None and theirs is None:
+            continue
+        values = joined[own] if own is not None else pd.Series(pd.NA, index=joined.index, dtype=object)
+        if theirs is not None and theirs != own:
+            values = values.where(values.notna() & (values.astype("string").str.strip() != ""), joined[theirs])
+        view[dimension] = values
+        regions[dimension] = dimension
+    for column in dict.fromkeys(c for c in (survey_date, complaint_date) if c is not None):
+        view[column] = joined[column]
+    if survey_date is None and complaint_date is None:
+        error = (f"no date column: the surveys have no {survey_date_col or SURVEY_DATE_COL!r} "
+                 f"(--survey-date-col) and the complaints no {date_col!r} (--date-col), so no answer can be put "
+                 f"in a period")
+        if compare is not None:
+            raise LinkError(error)
+        return f"no change attribution: {error}"
+    try:
+        table, by_region, notes = change_tables(
+            view, joined["has_complaint"], freq=freq, compare=compare, survey_date=survey_date,
+            complaint_date=complaint_date, names=names, regions=regions)
+    except LinkError as error:
+        if compare is not None:
+            raise
+        return f"no change attribution: {error}"
+    return table, by_region, notes, f"{table.attrs['period_a']} → {table.attrs['period_b']}"
 
 
 def _method_text(model: DriverModel) -> str:

@@ -1,8 +1,8 @@
-"""总览: volume, category shares and Pareto, CSAT/NPS, KPI tiles, trends, growth alerts."""
+"""总览: volume, category shares and Pareto, CSAT/NPS, KPI tiles, trends, growth alerts; the 满意度通报 deck."""
 import streamlit as st
 
 from tousu.analysis import charts
-from tousu.explorer import filters, resources, views
+from tousu.explorer import brief, filters, resources, views
 
 st.title("总览")
 active = filters.current()
@@ -15,6 +15,13 @@ kpis = resources.view("kpi_table", active)
 tiles = views.overview_tiles(total, resources.scores_view("complainant_summary", active), kpis)
 for column, (label, value) in zip(st.columns(len(tiles)), tiles):
     column.metric(label, value)
+# Built only when clicked (on another thread; the store allows that): the deck of `tousu brief`.
+store = resources.store()
+st.download_button("下载满意度通报（PPT）", lambda: brief.brief_file(store, active), file_name="满意度通报.pptx",
+                   on_click="ignore", key="overview_brief",
+                   mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                   help="当前筛选下的月度满意度通报：整体满意度与变化归因、排列图、重要性×满意度矩阵、驱动因素、"
+                        "增长预警、处理时效 KPI 和重点改进区典型投诉（已脱敏），图表为图片，数字为可编辑的表格")
 
 pareto = resources.view("category_pareto", active)
 st.altair_chart(charts.pareto_chart(pareto, label="group_name"), width="stretch")

@@ -101,6 +101,22 @@ def scores_view(name: str, filters: Filters, *args):
         _stopped(error)
 
 
+@st.cache_data(max_entries=16, ttl=CACHE_TTL_S, show_spinner="计算中…")
+def _change_view(path: str, token: tuple, name: str, filters: Filters, args: tuple):
+    joined = _query(path, token, "joined_scores", (filters, views.CHANGE_COLUMNS))
+    return getattr(views, name)(joined, _query(path, token, "category_names", ()), *args)
+
+
+def change_view(name: str, filters: Filters, *args):
+    """``tousu.explorer.views.<name>(responses, category names, *args)`` on the survey responses of the
+    filtered complaints with their dates, provinces and channels (:data:`views.CHANGE_COLUMNS`)."""
+    results = store()
+    try:
+        return _change_view(str(results.path), results.change_token(), name, filters, args)
+    except StoreError as error:
+        _stopped(error)
+
+
 @st.cache_resource(max_entries=2, show_spinner="加载模型…")
 def load_model(model_dir: str):
     from tousu.models.pipeline import ComplaintModel

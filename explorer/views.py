@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tousu.analysis.change import change_tables, choose_periods, periods_with_answers, respondent_frame
+from tousu.analysis.conventions import LinkError
 from tousu.analysis.drivers import category_indicators, driver_table, score_quadrant
 from tousu.analysis.kpis import kpis
 from tousu.analysis.report import HEADERS
@@ -201,6 +203,55 @@ def alerts_table(alerts: pd.DataFrame) -> pd.DataFrame:
     table.insert(list(table.columns).index("recent") + 1, "growth_pct",
                  growth.map(lambda g: "新出现" if np.isinf(g) else f"{g:+.0%}"))
     return table
+
+
+# ----------------------------------------------------------------------------- what changed
+# The change attribution's periods, and the columns of the survey answers it reads
+# (ResultsStore.joined_scores): the survey's date, else the complaint's, as in ``tousu link``.
+CHANGE_FREQUENCIES = {"周": "W", "月": "M", "季": "Q"}
+CHANGE_COLUMNS = ("category", "category_name", "province", "channel", "surveyed_at", "created_at")
+CHANGE_REGIONS = {"省份": "province", "渠道": "channel"}
+
+
+def _change_frame(joined: pd.DataFrame, names: dict[str, str], freq: str) -> pd.DataFrame:
+    return respondent_frame(joined, joined["has_complaint"], freq, survey_date="surveyed_at",
+                            complaint_date="created_at", names=names, regions=CHANGE_REGIONS)
+
+
+def change_periods(joined: pd.DataFrame, names: dict[str, str], freq: str) -> tuple[list[str], tuple | None]:
+    """(the periods with dated survey answers, oldest first; the pair compared by default: the
+    last two complete periods, as ``tousu link`` without ``--compare``, else the last two; None
+    with fewer than two periods)."""
+    if joined.empty:
+        return [], None
+    frame = _change_frame(joined, names, freq)
+    periods = periods_with_answers(frame)
+    if len(periods) < 2:
+        return periods, None
+    try:
+        period_a, period_b, _ = choose_periods(frame, freq)
+    except LinkError:
+        period_a, period_b = periods[-2:]
+    return periods, (period_a, period_b)
+
+
+def change_attribution(joined: pd.DataFrame, names: dict[str, str], freq: str, period_a: str, period_b: str):
+    """(change attribution by segment, by province and channel, notes, {score: (mean A, mean B,
+    n A, n B)}) between two periods: :func:`tousu.analysis.change.change_tables`, as ``tousu link
+    --compare`` computes it; or the message saying why there is none."""
+    try:
+        table, by_region, notes = change_tables(
+            joined, joined["has_complaint"], freq=freq, compare=(period_a, period_b), survey_date="surveyed_at",
+            complaint_date="created_at", names=names, regions=CHANGE_REGIONS)
+    except LinkError as error:
+        return str(error).replace("--compare ", "")
+    return table, by_region, notes, dict(table.attrs["overall"])
+
+
+def change_labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """A change attribution table for display, with the report's Chinese headers."""
+    floats = table.select_dtypes(include="float").columns
+    return table.round({column: 4 for column in floats}).rename(columns=HEADERS)
 
 
 # ----------------------------------------------------------------------------- topics

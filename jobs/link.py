@@ -29,8 +29,14 @@ def link_job(
     baseline: str = "auto",
     recent_periods: int | None = None,
     primary_only: bool = False,
+    compare: tuple[str, str] | None = None,
+    survey_date_col: str | None = None,
 ) -> LinkReport:
     """Read both tables, build the report, write it to ``out_dir`` (and the store, if given).
+
+    compare: the two periods of the change attribution (``("2026-09", "2026-10")``, as ``freq``
+    names them); None: the last two complete periods. survey_date_col: the surveys' date column
+    (default ``调查时间`` when present; else each answer's complaint date).
 
     The store is opened first, so that a file that is no results store, or one that stays
     locked, fails before the report is built; it is held only for the write at the end.
@@ -43,7 +49,8 @@ def link_job(
     complaints, survey_table = read_side_table(classified), read_side_table(surveys)
     report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
                           growth_threshold=growth_threshold, complaint_id=complaint_id, baseline=baseline,
-                          recent_periods=recent_periods, primary_only=primary_only)
+                          recent_periods=recent_periods, primary_only=primary_only,
+                          compare=tuple(compare) if compare is not None else None, survey_date_col=survey_date_col)
     report.summary["files"] = [str(p) for p in write_report(report, out_dir, charts=charts)]
     if results is not None:
         results.upsert_surveys(survey_table, key_column=key, source_file=str(surveys))

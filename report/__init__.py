@@ -50,6 +50,11 @@ def report_charts(report: LinkReport) -> dict:
         rising = tables["alerts"].loc[tables["alerts"]["dimension"] == "category", "group"]
         shown = tables["trends"][tables["trends"]["group"].isin(set(top) | set(rising))]
         found["trends"] = charts.trend_chart(shown, title="投诉量趋势（A类与预警类别）")
+    if "change_attribution" in tables:
+        period_a, period_b = report.summary["change_periods"].split(" → ")
+        change = tables["change_attribution"]
+        for score in change["score"].unique():
+            found[f"change_{score.lower()}"] = charts.waterfall_chart(change, score, period_a, period_b)
     return found
 
 

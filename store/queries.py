@@ -22,7 +22,8 @@ LISTABLE_COLUMNS = {"id", "customer_id", "text", "created_at", "responded_at", "
 # Columns joined_scores adds to each response's scores by default; it can also add ``categories``.
 JOINED_COLUMNS = ("survey_id", "touchpoint", "category", "category_name", "topic_label", "province", "channel",
                   "segment")
-JOINABLE_COLUMNS = (*JOINED_COLUMNS, "categories")
+JOINABLE_COLUMNS = (*JOINED_COLUMNS, "categories", "surveyed_at", "created_at")
+SURVEY_SIDE_COLUMNS = ("survey_id", "touchpoint", "surveyed_at")
 FREQ_UNITS = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
 
 
@@ -152,9 +153,10 @@ class StoreQueries:
         (respondents without complaint), with only the columns the statistics need: ``CSAT``,
         ``NPS``, ``has_complaint`` and ``columns`` (of :data:`JOINABLE_COLUMNS`: by default the
         response's ``survey_id``, ``touchpoint`` and the complaint's ``category``,
-        ``category_name``, ``topic_label``, ``province``, ``channel``, ``segment``; and, when
-        asked for, ``categories``: every category of the linked complaint, ``|``-joined, or
-        for an answer linked by customer those of all the customer's filtered complaints, as
+        ``category_name``, ``topic_label``, ``province``, ``channel``, ``segment``; when asked
+        for, the survey's ``surveyed_at``, the complaint's ``created_at`` and ``categories``:
+        every category of the linked complaint, ``|``-joined, or for an answer linked by
+        customer those of all the customer's filtered complaints, as
         :func:`tousu.analysis.scores.respondent_categories` counts them in ``tousu link``).
         Left out, as in ``tousu link``: responses whose ticket matches no complaint and a
         customer's later answers (a customer with no complaint is in the baseline); and the
@@ -164,7 +166,7 @@ class StoreQueries:
             raise ValueError(f"joined_scores: no column {', '.join(sorted(unknown))}")
         where, params = filters.where()
         scores, score_params = filters.score_condition("l")
-        survey_side = {"survey_id", "touchpoint"}
+        survey_side = set(SURVEY_SIDE_COLUMNS)
         listed = "categories" in columns
         # A complaint's categories: its primary one (MISSING_GROUP where empty) and those listed.
         own = f"coalesce(c.category, '{MISSING_GROUP}') || '|' || coalesce(c.categories, '')"

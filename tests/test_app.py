@@ -32,7 +32,7 @@ from tousu.models.taxonomy import load_taxonomy
 from tousu.store import Filters, ResultsStore
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-PAGES = {"overview": "总览", "drivers": "满意度驱动", "topics": "主题", "verbatims": "工单", "model": "模型",
+PAGES = {"overview": "总览", "drivers": "满意度驱动", "change": "变化归因", "topics": "主题", "verbatims": "工单", "model": "模型",
          "upload": "上传分类"}
 PHONE = "13812345678"
 WIDE_PHONE = "１３８１２３４５６７８"  # full-width digits, as some forms save them
@@ -193,6 +193,27 @@ def test_an_nps_range_narrows_the_numbers_and_the_drivers_switch_to_nps(app):
     specs = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in app.get("vega_lite_chart")]
     assert any("满意度（NPS，分）" in spec for spec in specs)  # the quadrant
     assert any(block.value.startswith("**重点改进区：**") for block in app.markdown)
+
+
+def test_the_change_page_attributes_the_change_between_the_periods_picked_in_the_sidebar(app):
+    open_page(app, "change")
+    assert_clean(app)
+    # The surveys have no date of their own: each answer takes its complaint's (January to mid-March).
+    period_a, period_b = app.selectbox(key="change_a_M"), app.selectbox(key="change_b_M")
+    assert period_a.options == ["2026-01", "2026-02", "2026-03"]
+    assert (period_a.value, period_b.value) == ("2026-01", "2026-02")  # March is incomplete
+    table = app.dataframe[0].value
+    assert list(table.columns[:3]) == ["满意度指标", "细分群体", "A期样本"]
+    csat = table[table["满意度指标"] == "CSAT"]
+    start = (csat["A期占比"] * csat["A期均值"].fillna(0)).sum()
+    end = (csat["B期占比"] * csat["B期均值"].fillna(0)).sum()
+    assert csat["合计影响"].sum() == pytest.approx(end - start, abs=1e-3)  # shown rounded to 4 decimals
+    shown = metrics(app)
+    assert shown[next(label for label in shown if label.startswith("CSAT：2026-01 → 2026-02"))] == f"{end:.2f}"
+    period_b.set_value("2026-03").run()
+    assert_clean(app)
+    assert any(label.startswith("CSAT：2026-01 → 2026-03") for label in metrics(app))
+    assert "分地区 / 渠道" in shown_text(app)
 
 
 def test_verbatims_mark_the_taxonomy_keywords_of_each_complaints_category(app):
