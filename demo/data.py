@@ -5,7 +5,8 @@
 * ``complaints.csv`` – work orders as a telecom quality team exports them (text, times, channel,
   the agent's category with some noise);
 * ``surveys.csv`` – CSAT/NPS surveys, most following a complaint, some from customers without one;
-* ``truth.csv`` – the category (and, where it has children, the level-2 category) each text was generated from;
+* ``truth.csv`` – the category (and, where it has children, the level-2 category) each text was generated from,
+  and every category the text states (two for the planted multi-issue orders);
 * ``planted_effects.yaml`` and ``README.md`` – what was planted, so an analysis can be checked
   against the truth.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -62,6 +64,26 @@ NPS_SD = 1.2
 # Pairs far enough apart (>= 0.9 latent points) that their CSAT means separate at the default size.
 STRONG_VS_WEAK = (("MIS", "NET"), ("HDL", "NET"), ("MIS", "OTH"), ("HDL", "VAS"), ("ATT", "NET"),
                   ("BIL", "OTH"))
+
+# Multi-issue orders: a share of the billing disputes were also met with rudeness while the customer
+# disputed the bill; the text states both problems, truth.csv lists both, and the satisfaction
+# drops add up (drop(BIL) + drop(ATT)).
+MULTI_ISSUE_CATEGORY = "BIL"
+MULTI_ISSUE_SECOND = "ATT"
+MULTI_ISSUE_SHARE = 0.2
+MULTI_ISSUE_AGENT_SECOND = 0.5  # agents file this share of them under the second problem
+
+# What changed between the last two complete months (survey months, as `tousu link --compare`
+# reads them): complaints about complaint handling double in October (mix), and network
+# complainants answering in October are less satisfied than before (rate).
+CHANGE_PERIODS = ("2026-09", "2026-10")
+MIX_CATEGORY = "HDL"
+MIX_FACTOR = 2.0  # its orders created in October, relative to what they would have been
+# The extra October orders replace October orders of these categories (not repeats), so the
+# total stays the same and the growing, the rate and the flat categories keep theirs.
+MIX_DONORS = ("ATT", "CHG", "HOT", "INS", "OTH", "QUE", "VAS")
+RATE_CATEGORY = "NET"
+RATE_DROP = 1.0  # further latent drop of its complainants whose survey falls in October
 
 GROWTH_CATEGORY = "SEC"
 GROWTH_START = date(2026, 9, 13)  # last 7 weeks
@@ -113,7 +135,7 @@ WEEKDAY_WEIGHTS = np.array([1.15, 1.05, 1.0, 1.0, 1.0, 0.9, 0.85])  # Monday fir
 COMPLAINT_COLUMNS = ("工单号", "客户号", "内容", "受理时间", "首次响应时间", "办结时间", "省份", "渠道", "客户类型",
                      "重复投诉", "人工分类")
 SURVEY_COLUMNS = ("问卷号", "工单号", "客户号", "触点", "调查时间", "CSAT", "NPS")
-TRUTH_COLUMNS = ("工单号", "true_category", "true_subcategory")
+TRUTH_COLUMNS = ("工单号", "true_category", "true_subcategory", "true_categories")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # ---------------------------------------------------------------------------------------------
@@ -777,6 +799,18 @@ MIXES = {
     "ATT": ("QUE", "HOT"), "CHG": ("MIS", "ATT", "QUE"), "SEC": ("HOT",), "VAS": ("BIL", "HOT"),
 }
 
+# The second problem of a multi-issue billing dispute: rudeness met while disputing the bill.
+MULTI_ISSUE_CLAUSES = (
+    "另外客户去营业厅问这笔扣费，营业员态度很差，爱答不理",
+    "客户打客服问扣费的事，客服态度恶劣，没说两句就把电话挂了",
+    "去厅里问账单的时候工作人员很不耐烦，还冲客户发脾气",
+    "客户说打电话问这笔钱，客服说话阴阳怪气，服务态度极差",
+    "问了几次扣费的事，营业员直接甩脸色，说爱办不办",
+    "客服解释不清还嫌客户烦，态度很差，要求对这个客服进行处理",
+    "打客服核实扣费时被客服吼了一顿，客户觉得受到了侮辱",
+    "营业厅的人听说是来问扣费的就不耐烦，说话很冲",
+)
+
 OPENERS = {
     "热线": ("客户来电反映：", "用户来电称", "客户致电投诉，", "机主来电表示", "客户来电：", "用户反映"),
     "营业厅": ("客户到厅投诉：", "客户在厅反映", "用户到营业厅称", "厅内客户反映："),
@@ -1013,7 +1047,54 @@ def _customer_ids(rng: np.random.Generator, count: int) -> list[str]:
     return [f"C{number:07d}" for number in numbers]
 
 
-def _complaints(rng: np.random.Generator, text_rng: random.Random, n: int) -> list[dict]:
+def add_second_issue(text: str, clause: str, limit: int = 400) -> str:
+    """``text`` with ``clause`` told after it as one more sentence; long orders give up a filler
+    sentence or two to stay within ``limit`` characters."""
+    for filler in LONG_FILLERS:
+        if len(text) + len(clause) + 2 <= limit:
+            break
+        text = re.sub(r"[，。！；,]" + re.escape(filler), "", text, count=1)
+    if text and text[-1] not in "。！？":
+        text += "。"
+    return text + clause + "。"
+
+
+def _change_month(moment: datetime) -> str:
+    return moment.strftime("%Y-%m")
+
+
+def _mix_wave(rows: list[dict], rng: np.random.Generator, text_rng: random.Random) -> None:
+    """Turn October orders of the donor categories into orders of MIX_CATEGORY, so that its
+    October volume is MIX_FACTOR times what it was; every other draw stays as it was."""
+    month = CHANGE_PERIODS[1]
+    in_month = [row for row in rows if _change_month(row["created"]) == month]
+    own = sum(row["category"] == MIX_CATEGORY for row in in_month)
+    donors = [row for row in in_month
+              if row["category"] in MIX_DONORS and not row["repeat"] and not row["referenced"]]
+    extra = min(len(donors), round((MIX_FACTOR - 1.0) * own))
+    for index in sorted(rng.choice(len(donors), size=extra, replace=False)):
+        row = donors[int(index)]
+        row["category"] = MIX_CATEGORY
+        confusions = AGENT_CONFUSIONS[MIX_CATEGORY]
+        row["agent_label"] = (confusions[int(rng.integers(len(confusions)))] if rng.random() < AGENT_NOISE
+                              else MIX_CATEGORY)
+        escalates = bool(rng.random() < ESCALATION_MENTION.get(MIX_CATEGORY, DEFAULT_ESCALATION_MENTION))
+        row["text"], row["subcategory"] = compose(
+            TextSpec(MIX_CATEGORY, row["channel"], row["created"], False, escalates), text_rng)
+
+
+def _multi_issue(rows: list[dict], rng: np.random.Generator, text_rng: random.Random) -> None:
+    """Give MULTI_ISSUE_SHARE of the MULTI_ISSUE_CATEGORY orders a second problem, told in the text;
+    an agent files such an order under either of its problems."""
+    for row in rows:
+        if row["category"] == MULTI_ISSUE_CATEGORY and rng.random() < MULTI_ISSUE_SHARE:
+            row["categories"] = (MULTI_ISSUE_CATEGORY, MULTI_ISSUE_SECOND)
+            row["text"] = add_second_issue(row["text"], text_rng.choice(MULTI_ISSUE_CLAUSES))
+            if rng.random() < MULTI_ISSUE_AGENT_SECOND:
+                row["agent_label"] = MULTI_ISSUE_SECOND
+
+
+def _complaints(rng: np.random.Generator, text_rng: random.Random, n: int, seed: int = DEFAULT_SEED) -> list[dict]:
     counts = rng.multinomial(n, np.array([CATEGORY_MIX[c] for c in CODES]))
     weekday = np.array([WEEKDAY_WEIGHTS[d.weekday()] for d in _period_days()])
     growth = np.array([growth_multiplier(d) for d in _period_days()])
@@ -1038,11 +1119,13 @@ def _complaints(rng: np.random.Generator, text_rng: random.Random, n: int) -> li
         month_sequence[month] = month_sequence.get(month, 0) + 1
         row["ticket"] = f"GD{month}{month_sequence[month]:05d}"
         row["repeat"] = bool(rng.random() < REPEAT_RATE.get(code, DEFAULT_REPEAT_RATE))
+        row["referenced"] = False
         earlier = earlier_by_category[code]
         if row["repeat"] and earlier:
             # A repeat complaint comes from someone who complained about the same thing before.
             previous = earlier[int(rng.integers(max(0, len(earlier) - 40), len(earlier)))]
             row.update(customer=previous["customer"], province=previous["province"], segment=previous["segment"])
+            previous["referenced"] = True
         else:
             row["customer"] = customer
             row["province"] = PROVINCES[rng.choice(len(PROVINCES), p=PROVINCE_WEIGHTS)]
@@ -1068,11 +1151,27 @@ def _complaints(rng: np.random.Generator, text_rng: random.Random, n: int) -> li
         escalates = rng.random() < ESCALATION_MENTION.get(code, DEFAULT_ESCALATION_MENTION)
         row["text"], row["subcategory"] = compose(
             TextSpec(code, row["channel"], row["created"], row["repeat"], escalates), text_rng)
+
+    # The planted multi-issue orders and the October change draw from their own generators, so
+    # that every other order, and every survey answer's noise, comes out as without them.
+    planted_rng, planted_text_rng = np.random.default_rng([seed, 13]), random.Random(f"{seed}/planted")
+    _mix_wave(rows, planted_rng, planted_text_rng)
+    for row in rows:
+        row["categories"] = (row["category"],)
+    _multi_issue(rows, planted_rng, planted_text_rng)
     return rows
 
 
-def _latent_satisfaction(rng: np.random.Generator, category: str | None, repeat: bool) -> float:
-    drop = 0.0 if category is None else CSAT_DROP[category] + (REPEAT_PENALTY if repeat else 0.0)
+def _latent_satisfaction(rng: np.random.Generator, complaint: dict | None, surveyed: datetime | None = None) -> float:
+    """Baseline minus the drop of each of the complaint's categories (they add up), the repeat
+    penalty and, for RATE_CATEGORY complainants answering in CHANGE_PERIODS[1], RATE_DROP."""
+    drop = 0.0
+    if complaint is not None:
+        drop = sum(CSAT_DROP[code] for code in complaint["categories"])
+        drop += REPEAT_PENALTY if complaint["repeat"] else 0.0
+        if complaint["category"] == RATE_CATEGORY and surveyed is not None \
+                and _change_month(surveyed) == CHANGE_PERIODS[1]:
+            drop += RATE_DROP
     return CSAT_BASELINE - drop + rng.normal(0.0, PERSON_SD)
 
 
@@ -1093,7 +1192,7 @@ def _surveys(rng: np.random.Generator, complaints: list[dict], n_no_complaint: i
         if surveyed >= SNAPSHOT:
             continue
         touchpoint = "装维" if complaint["category"] == "INS" else TOUCHPOINT_BY_CHANNEL[complaint["channel"]]
-        csat, nps = _scores(rng, _latent_satisfaction(rng, complaint["category"], complaint["repeat"]))
+        csat, nps = _scores(rng, _latent_satisfaction(rng, complaint, surveyed))
         rows.append({"ticket": complaint["ticket"], "customer": complaint["customer"], "touchpoint": touchpoint,
                      "time": surveyed, "csat": csat, "nps": nps})
 
@@ -1103,7 +1202,7 @@ def _surveys(rng: np.random.Generator, complaints: list[dict], n_no_complaint: i
     times = _draw_times(rng, n_no_complaint, np.ones(len(_period_days())))
     for customer, surveyed in zip(customers, times):
         touchpoint = TOUCHPOINTS[rng.choice(len(TOUCHPOINTS), p=NO_COMPLAINT_TOUCHPOINT_WEIGHTS)]
-        csat, nps = _scores(rng, _latent_satisfaction(rng, None, False))
+        csat, nps = _scores(rng, _latent_satisfaction(rng, None))
         rows.append({"ticket": "", "customer": customer, "touchpoint": touchpoint, "time": surveyed,
                      "csat": csat, "nps": nps})
     rows.sort(key=lambda row: (row["time"], row["customer"]))
@@ -1143,7 +1242,8 @@ def planted_effects(seed: int, n_complaints: int) -> dict:
             "answer_sd": CSAT_SD,
             "order_by_drop": order,
             "strong_vs_weak_pairs": [list(pair) for pair in STRONG_VS_WEAK],
-            "note": "latent = baseline - drop - repeat_penalty*repeat + N(0, person_sd); "
+            "note": "latent = baseline - sum of the drops of the complaint's categories - repeat_penalty*repeat "
+                    "(- change.rate.latent_drop, see there) + N(0, person_sd); "
                     "CSAT = clip(round(latent + N(0, answer_sd)), 1, 5)",
         },
         "nps": {
@@ -1156,6 +1256,41 @@ def planted_effects(seed: int, n_complaints: int) -> dict:
             "window_end": PERIOD_END.isoformat(),
             "peak_multiplier": GROWTH_PEAK,
             "note": "daily rate ramps linearly from 1x at window_start to peak_multiplier at window_end",
+        },
+        "multi_issue": {
+            "category": MULTI_ISSUE_CATEGORY,
+            "second_category": MULTI_ISSUE_SECOND,
+            "share": MULTI_ISSUE_SHARE,
+            "truth_column": "true_categories",
+            "csat_drop": round(CSAT_DROP[MULTI_ISSUE_CATEGORY] + CSAT_DROP[MULTI_ISSUE_SECOND], 2),
+            "agent_label_second_share": MULTI_ISSUE_AGENT_SECOND,
+            "note": f"this share of the {MULTI_ISSUE_CATEGORY} orders also met rudeness ({MULTI_ISSUE_SECOND}) while "
+                    f"disputing the bill: the text states both problems, true_categories lists both "
+                    f"({MULTI_ISSUE_CATEGORY}|{MULTI_ISSUE_SECOND}; true_category stays {MULTI_ISSUE_CATEGORY}), "
+                    "and the latent drops add up: drop(BIL) + drop(ATT); the agent (人工分类) files "
+                    "agent_label_second_share of them under the second problem",
+        },
+        "change": {
+            "periods": list(CHANGE_PERIODS),
+            "freq": "M",
+            "period_of_an_answer": "the survey's own date (调查时间)",
+            "mix": {
+                "segment": MIX_CATEGORY,
+                "kind": "mix",
+                "volume_factor": MIX_FACTOR,
+                "replaces_orders_of": list(MIX_DONORS),
+                "note": f"{MIX_CATEGORY} orders created in {CHANGE_PERIODS[1]} are {MIX_FACTOR:g}x what they would "
+                        "have been (the extra ones replace October orders of the listed categories, so the total stays); "
+                        "its share of the respondents grows at its usual, low score: a negative mix effect",
+            },
+            "rate": {
+                "segment": RATE_CATEGORY,
+                "kind": "rate",
+                "latent_drop": RATE_DROP,
+                "note": f"{RATE_CATEGORY} complainants whose survey falls in {CHANGE_PERIODS[1]} have their latent "
+                        f"satisfaction lowered by a further {RATE_DROP:g} (its share unchanged): "
+                        "a negative rate effect",
+            },
         },
         "category_mix": dict(CATEGORY_MIX),
         "repeat_rate": {code: REPEAT_RATE.get(code, DEFAULT_REPEAT_RATE) for code in CODES},
@@ -1199,7 +1334,7 @@ edit by hand: change the generator and rerun the command.
 |---|---|
 | `complaints.csv` (UTF-8 with BOM) | 工单号 ticket id · 客户号 customer id · 内容 complaint text · 受理时间 created · 首次响应时间 first response (empty: never responded) · 办结时间 resolved (empty: open) · 省份 province · 渠道 channel (热线/营业厅/APP/网厅/工信部转办) · 客户类型 segment (个人/家庭宽带/政企/校园) · 重复投诉 repeat (是/否) · 人工分类 level-1 code assigned by an agent ({AGENT_NOISE:.0%} wrong on purpose) |
 | `surveys.csv` (UTF-8 with BOM) | 问卷号 survey id · 工单号 the complaint it follows (empty: respondent without a complaint) · 客户号 · 触点 touchpoint (10086热线/营业厅/装维/APP) · 调查时间 survey time · CSAT 1–5 · NPS 0–10 |
-| `truth.csv` (UTF-8 with BOM) | 工单号 · true_category: the code the text was generated from · true_subcategory: the level-2 code of the sub-case it was written from (empty for categories without children and for the very short orders) |
+| `truth.csv` (UTF-8 with BOM) | 工单号 · true_category: the code the text was generated from · true_subcategory: the level-2 code of the sub-case it was written from (empty for categories without children and for the very short orders) · true_categories: every problem the text states, `\\|`-joined, the true_category first (two for the multi-issue orders below) |
 | `planted_effects.yaml` | the planted effects below, machine-readable (tests read it) |
 
 Times are "YYYY-MM-DD HH:MM:SS", {PERIOD_START} to {PERIOD_END}; the export is as of {_fmt(SNAPSHOT)}, so
@@ -1209,7 +1344,7 @@ later responses and resolutions are empty. Codes are the level-1 categories of
 ## 植入效应 / Planted effects
 
 Satisfaction: a respondent without a complaint has latent satisfaction {CSAT_BASELINE}; a complaint of
-category c lowers it by drop(c), a repeat complaint by another {REPEAT_PENALTY}; person noise
+category c lowers it by drop(c) (by the sum over its categories for a multi-issue order), a repeat complaint by another {REPEAT_PENALTY}; person noise
 N(0, {PERSON_SD}). CSAT = round(latent + N(0, {CSAT_SD})) clipped to 1–5 (so means are compressed
 towards the middle); NPS = round({NPS_INTERCEPT} + {NPS_SLOPE}·(latent − {CSAT_BASELINE}) + N(0, {NPS_SD}))
 clipped to 0–10. {SURVEY_RATE:.0%} of complaints are sent a survey a few days after resolution (fewer come
@@ -1222,9 +1357,24 @@ back: none after the export date), plus {effects['no_complaint_respondents']} re
 Pairs whose mean CSAT separates clearly at the default size (the first has the lower mean):
 {", ".join(f"{a} < {b}" for a, b in STRONG_VS_WEAK)}.
 
+Multi-issue orders: {MULTI_ISSUE_SHARE:.0%} of the {MULTI_ISSUE_CATEGORY} ({taxonomy.name_of(MULTI_ISSUE_CATEGORY)}) orders
+were also met with rudeness while the customer disputed the bill ({MULTI_ISSUE_SECOND},
+{taxonomy.name_of(MULTI_ISSUE_SECOND)}): the text tells both problems ("…另外客户去营业厅问这笔扣费，营业员态度很差"),
+true_categories is `{MULTI_ISSUE_CATEGORY}|{MULTI_ISSUE_SECOND}`, and the drops add up: −{CSAT_DROP[MULTI_ISSUE_CATEGORY]} − {CSAT_DROP[MULTI_ISSUE_SECOND]}
+= −{effects['multi_issue']['csat_drop']:g}; the agents filed {MULTI_ISSUE_AGENT_SECOND:.0%} of them under {MULTI_ISSUE_SECOND} (人工分类), the rest
+under {MULTI_ISSUE_CATEGORY}. Counting the primary category alone therefore overstates the drop of
+{MULTI_ISSUE_CATEGORY}; counting every category recovers both.
+
+What changed from {CHANGE_PERIODS[0]} to {CHANGE_PERIODS[1]} (survey months, `tousu link --compare {CHANGE_PERIODS[0]} {CHANGE_PERIODS[1]} --freq M`):
+mix — {MIX_CATEGORY} ({taxonomy.name_of(MIX_CATEGORY)}) orders created in {CHANGE_PERIODS[1]} are {MIX_FACTOR:g}× what
+they would have been (the extra orders replace October orders of {", ".join(MIX_DONORS)}, so the total stays), so its
+share of the respondents grows at its usual low score; rate — {RATE_CATEGORY} ({taxonomy.name_of(RATE_CATEGORY)})
+complainants answering in {CHANGE_PERIODS[1]} are {RATE_DROP:g} latent point less satisfied than before, at an
+unchanged share. (Over the whole period this lowers the mean CSAT of {RATE_CATEGORY} by about a sixth of that.)
+
 Trend: {GROWTH_CATEGORY} ({taxonomy.name_of(GROWTH_CATEGORY)}) grows from {GROWTH_START} to {PERIOD_END}:
 its daily rate ramps linearly from 1× to {GROWTH_PEAK:g}× the earlier rate; the other categories are flat
-(with a weekday pattern).
+(with a weekday pattern), but for the October change above.
 
 Text: composed from interchangeable fragments per category and sub-case. In about
 {1 - NAMED_SHARE:.0%} of orders the core describes the problem without the taxonomy's words ("在厅里等了一个多小时"
@@ -1242,7 +1392,7 @@ def generate_demo_data(out_dir: Path | None = None, seed: int = DEFAULT_SEED,
     rng = np.random.default_rng(seed)
     text_rng = random.Random(seed)
 
-    complaints = _complaints(rng, text_rng, n_complaints)
+    complaints = _complaints(rng, text_rng, n_complaints, seed)
     surveys = _surveys(rng, complaints, round(n_complaints * NO_COMPLAINT_RESPONDENTS_PER_COMPLAINT))
 
     paths = {
@@ -1260,7 +1410,8 @@ def generate_demo_data(out_dir: Path | None = None, seed: int = DEFAULT_SEED,
     _write_csv(paths["surveys"], SURVEY_COLUMNS, [
         (s["id"], s["ticket"], s["customer"], s["touchpoint"], _fmt(s["time"]), s["csat"], s["nps"]) for s in surveys
     ])
-    _write_csv(paths["truth"], TRUTH_COLUMNS, [(c["ticket"], c["category"], c["subcategory"]) for c in complaints])
+    _write_csv(paths["truth"], TRUTH_COLUMNS, [(c["ticket"], c["category"], c["subcategory"], "|".join(c["categories"]))
+                                              for c in complaints])
     paths["planted_effects"].write_text(
         "# Planted effects of the synthetic demo data; written by python -m tousu.demo.data, do not edit.\n"
         + yaml.safe_dump(planted_effects(seed, n_complaints), allow_unicode=True, sort_keys=False, width=200),

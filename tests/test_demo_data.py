@@ -11,6 +11,7 @@ import yaml
 from tousu.demo.data import (
     CHANNELS,
     COMPLAINT_COLUMNS,
+    MULTI_ISSUE_CLAUSES,
     PROVINCES,
     SEGMENTS,
     SURVEY_COLUMNS,
@@ -93,6 +94,8 @@ def test_tables_have_the_documented_columns_types_and_ranges(small_run):
     assert set(complaints["客户类型"]) <= set(SEGMENTS) and set(complaints["重复投诉"]) == {"是", "否"}
     assert set(complaints["人工分类"]) <= codes and set(truth["true_category"]) <= codes
     assert list(truth["工单号"]) == list(complaints["工单号"])
+    listed = truth["true_categories"].str.split("|")
+    assert (listed.str[0] == truth["true_category"]).all() and set(listed.explode()) <= codes
 
     assert surveys["问卷号"].is_unique and set(surveys["触点"]) <= set(TOUCHPOINTS)
     assert pd.to_datetime(surveys["调查时间"], format="%Y-%m-%d %H:%M:%S").max() < pd.Timestamp("2026-11-01")
@@ -167,6 +170,52 @@ def test_the_growing_category_grows_in_its_window_and_the_rest_stay_flat(default
     assert weekly_ratio(growth["category"]) > 2
     for code in ("BIL", "NET", "MIS"):
         assert 0.6 < weekly_ratio(code) < 1.5
+
+
+def test_the_multi_issue_orders_state_both_problems_and_both_drops(default_run):
+    effects = yaml.safe_load(default_run["planted_effects"].read_text(encoding="utf-8"))
+    multi = effects["multi_issue"]
+    first, second = multi["category"], multi["second_category"]
+    complaints = labelled(default_run)
+    both = complaints["true_categories"] == f"{first}|{second}"
+    assert (complaints.loc[~both, "true_categories"] == complaints.loc[~both, "true_category"]).all()
+    assert (complaints.loc[both, "true_category"] == first).all()
+    # An agent files such an order under either problem.
+    filed_second = (complaints.loc[both, "人工分类"] == second).mean()
+    assert abs(filed_second - multi["agent_label_second_share"]) < 0.15, filed_second
+    share = both.sum() / (complaints["true_category"] == first).sum()
+    assert abs(share - multi["share"]) < 0.05, share
+    # The text tells the billing problem as before and the rudeness after it.
+    texts = complaints.loc[both, "内容"]
+    assert texts.map(lambda text: any(clause in text for clause in MULTI_ISSUE_CLAUSES)).all()
+    assert texts.str.len().max() <= 400
+    surveys = read(default_run["surveys"]).astype({"CSAT": int})
+    scored = surveys.merge(complaints[["工单号", "true_category", "true_categories"]], on="工单号")
+    alone = scored.loc[scored["true_categories"] == first, "CSAT"]
+    together = scored.loc[scored["true_categories"] == f"{first}|{second}", "CSAT"]
+    assert len(together) > 60
+    # The second problem's drop comes on top of the first's (a little less: CSAT is clipped at 1).
+    drop = effects["csat"]["drop_by_category"][second]
+    assert multi["csat_drop"] == pytest.approx(effects["csat"]["drop_by_category"][first] + drop)
+    assert -drop - 0.35 < together.mean() - alone.mean() < -drop + 0.35, (together.mean(), alone.mean())
+
+
+def test_the_planted_october_change_is_in_the_tables(default_run):
+    change = yaml.safe_load(default_run["planted_effects"].read_text(encoding="utf-8"))["change"]
+    month_a, month_b = change["periods"]
+    complaints = labelled(default_run)
+    created = pd.to_datetime(complaints["受理时间"]).dt.strftime("%Y-%m")
+    per_month = pd.crosstab(complaints["true_category"], created)
+    grows = change["mix"]["segment"]
+    before = per_month.loc[grows].drop(month_b).mean()
+    assert 0.75 * change["mix"]["volume_factor"] < per_month.at[grows, month_b] / before < \
+        1.25 * change["mix"]["volume_factor"]
+    assert per_month[month_b].sum() == pytest.approx(per_month.drop(columns=month_b).sum().mean(), rel=0.15)
+    surveys = read(default_run["surveys"]).astype({"CSAT": int}).merge(complaints, on="工单号")
+    answered = pd.to_datetime(surveys["调查时间"]).dt.strftime("%Y-%m")
+    worse = surveys["true_category"] == change["rate"]["segment"]
+    mean_a, mean_b = (surveys.loc[worse & (answered == month), "CSAT"].mean() for month in (month_a, month_b))
+    assert mean_b - mean_a < -0.7 * change["rate"]["latent_drop"], (mean_a, mean_b)
 
 
 def test_service_effects_differ_by_category_as_planted(default_run):

@@ -14,14 +14,26 @@ from tousu.nlp.paths import data_dir
 DEMO = data_dir() / "demo"
 
 
-@pytest.fixture(scope="module")
-def demo_report():
-    """The report with the true categories as if classified: isolates linkage from classification."""
+def demo_as_classified() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo complaints with the true categories as if classified (every problem a text states
+    in ``categories``, as ``classify`` lists them), and the surveys."""
     complaints = pd.read_csv(DEMO / "complaints.csv", dtype=str).merge(
         pd.read_csv(DEMO / "truth.csv", dtype=str), on="工单号")
     complaints["category"] = complaints["true_category"]
+    complaints["categories"] = complaints["true_categories"]
     surveys = pd.read_csv(DEMO / "surveys.csv", dtype=str, keep_default_na=False)
-    return build_report(complaints, surveys, n_boot=500)
+    return complaints, surveys
+
+
+@pytest.fixture(scope="module")
+def demo_report():
+    """The report with the true categories as if classified: isolates linkage from classification."""
+    return build_report(*demo_as_classified(), n_boot=500)
+
+
+@pytest.fixture(scope="module")
+def demo_primary_only():
+    return build_report(*demo_as_classified(), n_boot=500, primary_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +41,81 @@ def planted():
     return yaml.safe_load((DEMO / "planted_effects.yaml").read_text(encoding="utf-8"))
 
 
+def expected_csat_effects(report, planted) -> dict[str, float]:
+    """The driver effect each planted drop should show: the drop and the category's repeat
+    penalty, less what clipping CSAT at 5 takes off the baseline (it shrinks every measured drop
+    by that much), and, for the category whose October answers were planted lower, that extra
+    drop times the share of its answers given in October."""
+    csat = planted["csat"]
+    scores = report.tables["category_scores"]
+    clipped = csat["baseline_no_complaint"] - scores.loc[scores["is_baseline"], "csat_mean"].iloc[0]
+    expected = {code: -drop - csat["repeat_penalty"] * planted["repeat_rate"][code] + clipped
+                for code, drop in csat["drop_by_category"].items()}
+    rate = planted["change"]["rate"]
+    complaints, surveys = demo_as_classified()
+    answers = surveys.merge(complaints[["工单号", "true_category"]], on="工单号")
+    answers = answers[answers["true_category"] == rate["segment"]]
+    in_b = (pd.to_datetime(answers["调查时间"]).dt.strftime("%Y-%m") == planted["change"]["periods"][1]).mean()
+    expected[rate["segment"]] -= rate["latent_drop"] * in_b
+    return expected
+
+
 def test_planted_csat_drops_are_recovered_inside_the_intervals(demo_report, planted):
     drivers = demo_report.tables["drivers_csat"].set_index("driver")
-    csat = planted["csat"]
-    scores = demo_report.tables["category_scores"]
-    # Clipping CSAT at 5 pulls the baseline below its latent mean, which shrinks every
-    # measured drop by that much; a category's repeat complaints add their penalty.
-    clipped = csat["baseline_no_complaint"] - scores.loc[scores["is_baseline"], "csat_mean"].iloc[0]
-    for code, drop in csat["drop_by_category"].items():
-        expected = -drop - csat["repeat_penalty"] * planted["repeat_rate"][code] + clipped
+    for code, expected in expected_csat_effects(demo_report, planted).items():
         low, high = drivers.at[code, "coef_low"], drivers.at[code, "coef_high"]
         assert low <= expected <= high, (code, expected, low, high)
+
+
+def test_the_multi_issue_orders_separate_when_every_category_counts(demo_report, demo_primary_only, planted):
+    """Billing disputes also met with rudeness (BIL|ATT, drops adding up): counted in both
+    categories, both planted drops are recovered; the primary category alone charges the
+    rudeness to billing and overstates its drop."""
+    multi = planted["multi_issue"]
+    first, second = multi["category"], multi["second_category"]
+    expected = expected_csat_effects(demo_report, planted)
+    every = demo_report.tables["drivers_csat"].set_index("driver")
+    primary = demo_primary_only.tables["drivers_csat"].set_index("driver")
+    for code in (first, second):
+        assert every.at[code, "coef_low"] <= expected[code] <= every.at[code, "coef_high"], code
+    # Primary only: the first category's effect mixes in the second's drop on its multi-issue share.
+    biased = expected[first] - multi["share"] * planted["csat"]["drop_by_category"][second]
+    assert primary.at[first, "coef_high"] < expected[first], (primary.at[first, "coef_high"], expected[first])
+    assert primary.at[first, "coef_high"] < every.at[first, "coef_low"]
+    assert primary.at[first, "coef_low"] <= biased <= primary.at[first, "coef_high"]
+    # The second category's own orders are the same either way; all categories only add its multi-issue ones.
+    assert primary.at[second, "coef_low"] <= expected[second] <= primary.at[second, "coef_high"]
+    scores = demo_report.tables["category_scores"].set_index("group")
+    only = demo_primary_only.tables["category_scores"].set_index("group")
+    assert scores.at[first, "n_surveyed"] == only.at[first, "n_surveyed"]
+    assert scores.at[second, "n_surveyed"] > only.at[second, "n_surveyed"]
+
+
+def test_the_planted_month_over_month_cause_is_attributed(planted):
+    """Between the two planted months the growing category carries the mix effect, and the
+    category whose answers got worse the rate effect, for CSAT and NPS alike."""
+    change = planted["change"]
+    report = build_report(*demo_as_classified(), n_boot=0, freq=change["freq"], compare=tuple(change["periods"]))
+    assert report.summary["change_periods"] == " → ".join(change["periods"])
+    table = report.tables["change_attribution"]
+    # The demo table has no category_name, so segments are named by their codes.
+    grows, worsens = change["mix"]["segment"], change["rate"]["segment"]
+    for score in ("CSAT", "NPS"):
+        rows = table[table["score"] == score].set_index("segment")
+        grown = rows.loc[grows]
+        assert grown["share_b"] > 1.5 * grown["share_a"], grown
+        # The most negative mix effect, by a clear margin, and much more than its rate effect.
+        others = rows["mix_effect"].drop(grows)
+        assert grown["mix_effect"] < 2 * others.min() and grown["mix_effect"] < 0, (score, rows)
+        assert abs(grown["rate_effect"]) < abs(grown["mix_effect"])
+        worse = rows.loc[worsens]
+        assert worse["rate_effect"] < 2 * rows["rate_effect"].drop(worsens).min() and worse["rate_effect"] < 0
+        assert abs(worse["mix_effect"]) < abs(worse["rate_effect"]) / 4
+        assert worse["share_b"] == pytest.approx(worse["share_a"], abs=0.02)
+    csat = table[table["score"] == "CSAT"].set_index("segment")
+    # The latent drop shows almost whole on the 1-5 scale (rounding and clipping take a little).
+    drop = csat.at[worsens, "mean_b"] - csat.at[worsens, "mean_a"]
+    assert -1.25 * change["rate"]["latent_drop"] < drop < -0.75 * change["rate"]["latent_drop"], drop
 
 
 def test_planted_order_mis_selling_and_handling_cost_more_than_network(demo_report, planted):
