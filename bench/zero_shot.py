@@ -32,12 +32,11 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, Stopwatch, cocc_split, load_cocc, machine_info, markdown_table, write_json
+from common import RESULTS_DIR, Stopwatch, cocc_parts, machine_info, markdown_table, write_json
 
 from tousu.models.classifier import CategoryClassifier
 from tousu.models.pipeline import ComplaintModel
 from tousu.models.taxonomy import load_taxonomy
-from tousu.nlp.clean import clean_texts
 
 TAXONOMY_DIR = Path(__file__).resolve().parent / "taxonomies"
 TAXONOMIES = ("cocc", "cocc_terse", "cocc_renamed", "cocc_oneline", "cocc_verbose")
@@ -69,16 +68,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "zero_shot.json")
     args = parser.parse_args()
 
-    raw, labels = load_cocc()
-    texts, labels = clean_texts(raw), np.asarray(labels, dtype=object)
-    tune, untouched = cocc_split()
-    tune_texts, untouched_texts = [texts[i] for i in tune], [texts[i] for i in untouched]
-    gold = labels[untouched]
+    tune_texts, tune_labels, untouched_texts, gold = cocc_parts()
 
     defaults = {k: v for k, v in CategoryClassifier().get_params().items() if k not in ("taxonomy", "embedder")}
     methods = {"landed": LANDED, "default": {}}
-    results = {"benchmark": "zero_shot", "embedder": args.embedder, "fit_rows": len(tune),
-               "scored_rows": len(untouched), "min_confidence": 0.0,
+    results = {"benchmark": "zero_shot", "embedder": args.embedder, "fit_rows": len(tune_texts),
+               "scored_rows": len(untouched_texts), "min_confidence": 0.0,
                "params": {"landed": defaults | LANDED, "default": defaults}, "methods": {}}
     for method, params in methods.items():
         per_taxonomy = {name: scores(tune_texts, untouched_texts, gold, name, args.embedder, params)
@@ -95,8 +90,8 @@ def main() -> None:
               default["summary"][f"{key}_accuracy"] / landed["summary"][f"{key}_accuracy"],
               landed["summary"][f"{key}_macro_f1"], default["summary"][f"{key}_macro_f1"])
              for label, key in (("**mean**", "mean"), ("**worst**", "worst"))]
-    print(f"COCC zero-shot: fit on the {len(tune):,}-row tuning part without labels, "
-          f"{len(untouched)} untouched rows scored ({args.embedder}, min_confidence=0)\n")
+    print(f"COCC zero-shot: fit on the {len(tune_texts):,}-row tuning part without labels, "
+          f"{len(untouched_texts)} untouched rows scored ({args.embedder}, min_confidence=0)\n")
     print(markdown_table(["taxonomy", "accuracy, landed", "accuracy, default", "ratio",
                           "macro-F1, landed", "macro-F1, default"], rows))
     print(f"\nlanded: {LANDED}; default: feedback_docs={defaults['feedback_docs']}, "

@@ -30,6 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
+from tousu.models.category_base import category_prototypes, checked_embeddings, softmax
 from tousu.models.taxonomy import Taxonomy
 from tousu.models.text_features import TextFeatures
 from tousu.nlp.segment import get_segmenter
@@ -40,11 +41,6 @@ _CONFIG = "classifier.json"
 _SCALE_GRID = np.logspace(-2.5, 1, 71)
 _LABEL_SMOOTHING = 0.05
 
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 class CategoryClassifier(ClassifierMixin, BaseEstimator):
@@ -119,7 +115,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     # ----- fitting -----
     def fit(self, texts, y=None, embeddings: np.ndarray | None = None) -> CategoryClassifier:
         texts = [str(t) for t in texts]
-        embeddings = self._embed(texts, embeddings)
+        embeddings = checked_embeddings(texts, embeddings, self.embedder, "classifier")
         if y is not None:
             self.mode_ = "supervised"
             labels = np.asarray([str(v) for v in y], dtype=object)
@@ -142,15 +138,6 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
                 self._self_train(texts, embeddings)
         return self
 
-    def _embed(self, texts: list[str], embeddings: np.ndarray | None) -> np.ndarray:
-        if embeddings is not None:
-            if len(embeddings) != len(texts):
-                raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
-            return np.asarray(embeddings, dtype=np.float32)
-        if self.embedder is None:
-            raise ValueError("pass embeddings or construct the classifier with an embedder")
-        return self.embedder.encode(texts)
-
     def _fit_prototypes(self, texts: list[str]) -> None:
         """One unit vector per category from its name, description and keywords, and its seed words."""
         if self.embedder is None:
@@ -158,13 +145,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         categories = [c for c in self.taxonomy.categories if c.code != self.taxonomy.other_code]
         if len(categories) < 2:
             raise ValueError(f"taxonomy {self.taxonomy.source}: zero-shot needs at least two categories")
-        vectors = []
-        for category in categories:
-            views = [category.name, category.prompt(), *category.keywords]
-            encoded = self.embedder.encode(views)
-            vectors.append(encoded.mean(axis=0))
-        prototypes = np.vstack(vectors)
-        self.prototypes_ = prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)
+        self.prototypes_ = category_prototypes(self.embedder, categories)
         self.prototype_codes_ = np.array([c.code for c in categories], dtype=object)
         # Self-training, when it runs, narrows these to the codes its pseudo-labels use.
         self.classes_ = self.prototype_codes_
@@ -197,7 +178,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         similarity = embeddings @ self.prototypes_.T
         evidence = np.array([[sum(weight for word, weight in seeds.items() if word in text)
                               for seeds in self.seed_weights_] for text in texts], dtype=float)
-        return _softmax((similarity + self.keyword_weight * np.sqrt(evidence)) / self.temperature)
+        return softmax((similarity + self.keyword_weight * np.sqrt(evidence)) / self.temperature)
 
     def _feedback(self, embeddings: np.ndarray, proba: np.ndarray) -> None:
         """Move each prototype towards the mean of the ``feedback_docs`` training texts with the
@@ -274,7 +255,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             scores[test] = np.asarray(features[test] @ coef.T) + intercept
         targets = np.full(scores.shape, _LABEL_SMOOTHING / len(self.classes_))
         targets[np.arange(len(labels)), np.searchsorted(self.classes_, labels)] += 1 - _LABEL_SMOOTHING
-        losses = [-(targets * np.log(_softmax(scores / scale) + 1e-12)).sum(axis=1).mean() for scale in _SCALE_GRID]
+        losses = [-(targets * np.log(softmax(scores / scale) + 1e-12)).sum(axis=1).mean() for scale in _SCALE_GRID]
         return float(_SCALE_GRID[int(np.argmin(losses))])
 
     # ----- prediction -----
@@ -282,10 +263,10 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         """Probabilities over :attr:`classes_`."""
         check_is_fitted(self, "mode_")
         texts = [str(t) for t in texts]
-        embeddings = self._embed(texts, embeddings)
+        embeddings = checked_embeddings(texts, embeddings, self.embedder, "classifier")
         if hasattr(self, "coef_"):
             scores = np.asarray(self.features_.transform(texts, embeddings) @ self.coef_.T) + self.intercept_
-            return _softmax(scores / self.score_scale_)
+            return softmax(scores / self.score_scale_)
         return self._zero_shot_proba(texts, embeddings)
 
     def predict(self, texts, embeddings: np.ndarray | None = None) -> np.ndarray:

@@ -29,6 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from tousu.models.category_base import category_prototypes, checked_embeddings, softmax
 from tousu.models.taxonomy import Taxonomy
 from tousu.models.text_features import TextFeatures
 
@@ -36,11 +37,6 @@ NO_SUBCATEGORY = ""
 _VECTORS = "subcategories.npz"
 _CONFIG = "subcategories.json"
 
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def parents_with_children(taxonomy: Taxonomy) -> list:
@@ -147,7 +143,7 @@ class SubcategoryClassifier(BaseEstimator):
         labels = subcategory_codes(self.taxonomy, y) if y is not None else np.full(len(texts), NO_SUBCATEGORY, object)
         if len(labels) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(labels)} level-2 labels")
-        embeddings = self._embed(texts, embeddings)
+        embeddings = checked_embeddings(texts, embeddings, self.embedder, "subcategory classifier")
         self.children_ = {p.code: [c.code for c in p.children] for p in parents}
         self._fit_prototypes(parents)
         label_parent = np.array([self.taxonomy[label].parent if label else "" for label in labels], dtype=object)
@@ -171,23 +167,12 @@ class SubcategoryClassifier(BaseEstimator):
             self._fit_linear(texts, embeddings, training)
         return self
 
-    def _embed(self, texts: list[str], embeddings: np.ndarray | None) -> np.ndarray:
-        if embeddings is not None:
-            if len(embeddings) != len(texts):
-                raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
-            return np.asarray(embeddings, dtype=np.float32)
-        if self.embedder is None:
-            raise ValueError("pass embeddings or construct the subcategory classifier with an embedder")
-        return self.embedder.encode(texts)
-
     def _fit_prototypes(self, parents) -> None:
         """One unit vector per child from its name, description and keywords."""
         if self.embedder is None:
             raise ValueError("subcategories need an embedder to read the taxonomy's level-2 categories")
         children = [child for parent in parents for child in parent.children]
-        vectors = [self.embedder.encode([c.name, c.prompt(), *c.keywords]).mean(axis=0) for c in children]
-        prototypes = np.vstack(vectors)
-        self.prototypes_ = (prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)).astype(np.float32)
+        self.prototypes_ = category_prototypes(self.embedder, children).astype(np.float32)
         self.prototype_codes_ = np.array([c.code for c in children], dtype=object)
         self.keywords_ = [list(c.keywords) for c in children]
 
@@ -198,7 +183,7 @@ class SubcategoryClassifier(BaseEstimator):
         similarity = embeddings @ self.prototypes_[rows].T
         keywords = [self.keywords_[r] for r in rows]
         hits = np.array([[sum(k in text for k in words) for words in keywords] for text in texts], dtype=float)
-        return _softmax((similarity + self.keyword_weight * np.sqrt(hits.reshape(len(texts), len(rows))))
+        return softmax((similarity + self.keyword_weight * np.sqrt(hits.reshape(len(texts), len(rows))))
                         / self.temperature)
 
     def _pseudo_labels(self, parent: str, texts: list[str], categories: np.ndarray, embeddings: np.ndarray):
@@ -244,10 +229,10 @@ class SubcategoryClassifier(BaseEstimator):
         """(probabilities, the child codes they are over) for complaints of category ``parent``."""
         check_is_fitted(self, "modes_")
         texts = [str(t) for t in texts]
-        embeddings = self._embed(texts, embeddings)
+        embeddings = checked_embeddings(texts, embeddings, self.embedder, "subcategory classifier")
         if parent in self.coef_:
             scores = np.asarray(self.features_.transform(texts, embeddings) @ self.coef_[parent].T) + self.intercept_[parent]
-            return _softmax(scores), self.classes_[parent]
+            return softmax(scores), self.classes_[parent]
         return self._zero_shot_proba(parent, texts, embeddings), np.asarray(self.children_[parent], dtype=object)
 
     def assign(self, texts, categories, embeddings: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -264,7 +249,7 @@ class SubcategoryClassifier(BaseEstimator):
             return {"subcategory": subcategory, "confidence": confidence}
         if embeddings is None:  # embed only the complaints that get a subcategory
             needed = np.concatenate(list(groups.values()))
-            vectors = self._embed([texts[i] for i in needed], None)
+            vectors = checked_embeddings([texts[i] for i in needed], None, self.embedder, "subcategory classifier")
             embeddings = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             embeddings[needed] = vectors
         elif len(embeddings) != len(texts):

@@ -46,3 +46,20 @@ def labelled_complaints(per_category: int = 20, seed: int = 0, subcategory_col: 
                 rows[-1][subcategory_col] = SUBCATEGORIES[code][index % len(templates)] if code in SUBCATEGORIES else ""
     rng.shuffle(rows)
     return pd.DataFrame(rows)
+
+
+def link_into_store(tmp_path, complaints: pd.DataFrame, surveys: pd.DataFrame, *link_options: str):
+    """What a user does before opening the explorer: the classified complaints into a results
+    store, then ``tousu link`` over them with ``--store`` (and ``link_options``, no charts).
+    Returns (store path, report directory)."""
+    from tousu.cli import main
+    from tousu.store import ResultsStore
+
+    complaints.to_csv(tmp_path / "classified.csv", index=False)
+    surveys.to_csv(tmp_path / "surveys.csv", index=False)
+    path, out = tmp_path / "results.duckdb", tmp_path / "report"
+    with ResultsStore(path) as results:
+        results.upsert_complaints(complaints, text_column="内容", id_column="工单号")
+    assert main(["link", str(tmp_path / "classified.csv"), str(tmp_path / "surveys.csv"), "-o", str(out),
+                 *link_options, "--store", str(path), "--no-charts"]) == 0
+    return path, out

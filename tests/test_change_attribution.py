@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from complaint_fixtures import link_into_store
 from openpyxl import load_workbook
 
 from tousu.analysis import charts
@@ -284,13 +285,7 @@ def test_the_explorer_computes_the_reports_change_attribution_from_the_store(tmp
 
     complaints, surveys = tables()
     complaints["内容"] = "话费乱扣"
-    complaints.to_csv(tmp_path / "classified.csv", index=False)
-    surveys.to_csv(tmp_path / "surveys.csv", index=False)
-    path, out = tmp_path / "results.duckdb", tmp_path / "report"
-    with ResultsStore(path) as results:
-        results.upsert_complaints(complaints, text_column="内容", id_column="工单号")
-    assert main(["link", str(tmp_path / "classified.csv"), str(tmp_path / "surveys.csv"), "-o", str(out),
-                 "--freq", "M", "--store", str(path), "--no-charts"]) == 0
+    path, out = link_into_store(tmp_path, complaints, surveys, "--freq", "M")
     with ResultsStore(path, read_only=True) as results:
         joined = results.joined_scores(columns=views.CHANGE_COLUMNS)
         names = results.category_names()

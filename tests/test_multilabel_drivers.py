@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from complaint_fixtures import link_into_store
 
 from tousu.analysis.drivers import category_indicators, driver_table
 from tousu.analysis.linking import link
@@ -166,13 +167,7 @@ def test_the_explorer_computes_the_reports_multi_label_drivers_linked_by_custome
                                                 "CSAT": rng.integers(1, 6, 30).astype(str),
                                                 "NPS": rng.integers(0, 11, 30).astype(str)})], ignore_index=True)
     surveys["调查时间"] = "2026-02-01 10:00"
-    complaints.to_csv(tmp_path / "classified.csv", index=False)
-    surveys.to_csv(tmp_path / "surveys.csv", index=False)
-    path, out = tmp_path / "results.duckdb", tmp_path / "report"
-    with ResultsStore(path) as results:
-        results.upsert_complaints(complaints, text_column="内容", id_column="工单号")
-    assert main(["link", str(tmp_path / "classified.csv"), str(tmp_path / "surveys.csv"), "-o", str(out),
-                 "--key", "客户号", "--store", str(path), "--no-charts"]) == 0
+    path, out = link_into_store(tmp_path, complaints, surveys, "--key", "客户号")
     report = pd.read_csv(out / "drivers_csat.csv").set_index("driver")
     with ResultsStore(path, read_only=True) as results:
         joined = results.joined_scores(columns=views.SCORE_COLUMNS)

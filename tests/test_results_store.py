@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from complaint_fixtures import labelled_complaints
+from complaint_fixtures import labelled_complaints, link_into_store
 
 from tousu.analysis.conventions import BASELINE_CODE
 from tousu.analysis.kpis import kpis
@@ -171,13 +171,7 @@ def test_linked_by_customer_the_explorer_shows_the_reports_baseline_and_gaps(cla
         "问卷号": [f"K{i:02d}" for i in range(n)], "客户号": customers,
         "调查时间": (pd.Timestamp("2026-04-01") + pd.to_timedelta(np.arange(n), unit="h")).strftime("%Y-%m-%d %H:%M"),
         "CSAT": [*rng.integers(1, 6, n - 5), 5, 5, 4, 5, 4], "NPS": [*rng.integers(0, 11, n - 5), 9, 10, 8, 10, 9]})
-    complaints.to_csv(tmp_path / "classified.csv", index=False)
-    surveys.to_csv(tmp_path / "surveys.csv", index=False)
-    path, out = tmp_path / "results.duckdb", tmp_path / "report"
-    with ResultsStore(path) as results:
-        results.upsert_complaints(complaints, text_column="内容", id_column="工单号")
-    assert main(["link", str(tmp_path / "classified.csv"), str(tmp_path / "surveys.csv"), "-o", str(out),
-                 "--key", "客户号", "--store", str(path), "--no-charts"]) == 0
+    path, out = link_into_store(tmp_path, complaints, surveys, "--key", "客户号")
     report = pd.read_csv(out / "category_scores.csv").set_index("group")
     with ResultsStore(path, read_only=True) as results:
         shown = views.category_scores(results.joined_scores(columns=views.SCORE_COLUMNS),

@@ -42,3 +42,10 @@ def test_resources_carry_versions():
     lexicon = get_segmenter().lexicon
     assert lexicon.dictionary_version == "2" and lexicon.stopwords_version == "2"
     assert set(TELECOM_TERMS) <= set(lexicon.user_words)
+
+
+def test_a_remembered_cut_is_the_same_and_cannot_be_changed_by_its_caller():
+    segmenter = get_segmenter()
+    first = segmenter.cut("话费被乱扣了，要求退费")
+    first.append("改动")
+    assert segmenter.cut("话费被乱扣了，要求退费") == first[:-1]
