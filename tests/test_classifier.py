@@ -1,3 +1,4 @@
+import itertools
 import json
 import math
 
@@ -52,6 +53,28 @@ def test_assign_gives_confidence_and_multi_label_categories(data):
     assert ((assigned["confidence"] > 0) & (assigned["confidence"] <= 1)).all()
     for primary, listed in zip(assigned["category"], assigned["categories"]):
         assert listed.split("|")[0] == primary and len(listed.split("|")) == len(set(gold))
+
+
+def test_a_complaint_with_two_problems_lists_both(data, tmp_path):
+    texts, gold, embedder, vectors = data
+    # At 0.5 the softmax, one unit shared among the categories, could list only one of them.
+    model = CategoryClassifier(embedder=embedder, threshold=0.5).fit(texts, gold, embeddings=vectors)
+    firsts = {code: texts[int(np.flatnonzero(gold == code)[0])] for code in sorted(set(gold))}
+    pairs = list(itertools.combinations(firsts, 2))
+    both = [firsts[a] + "；另外，" + firsts[b] for a, b in pairs]
+    both_vectors = embedder.encode(both)
+    assigned = model.assign(both, embeddings=both_vectors)
+    assert [set(listed.split("|")) for listed in assigned["categories"]] == [set(pair) for pair in pairs]
+    assert all(listed.startswith(primary) for primary, listed in zip(assigned["category"], assigned["categories"]))
+    model.save(tmp_path)
+    loaded = CategoryClassifier.load(tmp_path, embedder=embedder)
+    assert loaded.assign(both, embeddings=both_vectors)["categories"].tolist() == assigned["categories"].tolist()
+    # A model saved before per-category probabilities lists by the softmax, as it did.
+    arrays = dict(np.load(tmp_path / "classifier.npz"))
+    del arrays["class_calibration"]
+    np.savez(tmp_path / "classifier.npz", **arrays)
+    older = CategoryClassifier.load(tmp_path, embedder=embedder)
+    assert older.assign(both, embeddings=both_vectors)["categories"].tolist() == assigned["category"].tolist()
 
 
 @pytest.mark.parametrize("supervised", [False, True])
