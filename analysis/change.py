@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tousu.analysis.conventions import BASELINE_LABEL, MISSING_GROUP, LinkError, group_labels, parse_timestamps
+from tousu.analysis.scores import score_points
 
 CHANGE_COLUMNS = ["score", "segment", "n_a", "n_b", "share_a", "share_b", "mean_a", "mean_b",
                   "mix_effect", "rate_effect", "total_effect"]
@@ -138,15 +139,6 @@ def _unique_names(codes, names: dict[str, str]) -> dict[str, str]:
     counts = pd.Series(list(shown.values()), dtype=object).value_counts()
     return {code: (f"{name}（{code}）" if counts[name] > 1 or name == BASELINE_LABEL else name)
             for code, name in shown.items()}
-
-
-def score_points(values: pd.Series, score: str) -> pd.Series:
-    """What is averaged: CSAT as it is; NPS as +100 (9–10), 0 (7–8), −100 (0–6) per answer."""
-    values = values.astype(float)
-    if score == "NPS":
-        return pd.Series(np.where(values >= 9, 100.0, np.where(values <= 6, -100.0, 0.0)),
-                         index=values.index).where(values.notna())
-    return values
 
 
 # ----------------------------------------------------------------------------- periods

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tousu.analysis.conventions import group_labels, stripped_text
-from tousu.analysis.scores import joined_frame, nps, respondent_category_pairs
+from tousu.analysis.scores import joined_frame, nps, respondent_category_pairs, score_points
 from tousu.models.drivers import IMPACT_COLUMNS, DriverModel
 
 # (high importance, high satisfaction) → quadrant
@@ -121,7 +121,9 @@ def driver_table(joined, score: str, names: dict[str, str] | None = None, n_boot
     :meth:`DriverModel.drivers_table` with ``driver_name`` (from ``names``, else the code) and
     the importance ``method`` in Chinese, then ``impact``/``impact_low``/``impact_high`` (how
     much the mean score of all responses would rise if those with the category scored like
-    the baseline: share × −effect).
+    the baseline: share × −effect). Effects and impact are in the score's reported unit: CSAT
+    points, or NPS points (each answer +100, 0 or −100, whose mean is the NPS), so that an NPS
+    impact of 3 means the NPS would rise by 3.
 
     indicators: :func:`category_indicators` of ``joined``, when already computed for another
     score; else computed with ``primary_only``.
@@ -132,7 +134,7 @@ def driver_table(joined, score: str, names: dict[str, str] | None = None, n_boot
     indicators = category_indicators(joined, primary_only) if indicators is None else indicators
     if indicators.shape[1] == 0:
         return None
-    model = DriverModel(n_boot=n_boot, seed=seed).fit(indicators, frame[score])
+    model = DriverModel(n_boot=n_boot, seed=seed).fit(indicators, score_points(frame[score], score))
     drivers = model.drivers_table()
     names = names or {}
     drivers.insert(1, "driver_name", drivers["driver"].map(lambda code: names.get(code, code)))

@@ -43,6 +43,16 @@ def nps(scores, axis=None):
         return 100.0 * net.sum(axis=axis) / valid.sum(axis=axis)
 
 
+def score_points(values: pd.Series, score: str) -> pd.Series:
+    """Each answer in the unit its score is reported in: CSAT as it is; NPS as +100 (9–10),
+    0 (7–8), −100 (0–6), whose mean is the NPS, so that a mean difference is in NPS points."""
+    values = values.astype(float)
+    if score == "NPS":
+        return pd.Series(np.where(values >= 9, 100.0, np.where(values <= 6, -100.0, 0.0)),
+                         index=values.index).where(values.notna())
+    return values
+
+
 def bootstrap_ci(values, statistic=np.mean, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
                  max_cells: int = 4_000_000) -> tuple[float, float]:
     """Percentile bootstrap interval ``(low, high)`` of ``statistic`` over ``values``.

@@ -192,3 +192,18 @@ def test_the_quadrant_chart_sizes_each_point_by_its_impact(reports):
     rows = [row for data in spec["datasets"].values() for row in data if "point_size" in row]
     sizes = {row["driver"]: row["point_size"] for row in rows}
     assert sizes["SAL"] == pytest.approx(IMPACT_SIZES[1]) and sizes["SAL"] > sizes["CHD"] > sizes["BIL"] > sizes["HOT"]
+
+
+def test_nps_effects_and_impact_are_in_nps_points():
+    """An analyst reads NPS in points (−100..100), not in 0–10 answers: with one category,
+    its effect is its NPS minus the baseline's, and its impact how far the overall NPS would rise."""
+    complaints = pd.DataFrame({"工单号": ["T1", "T2"], "内容": ["话费", "话费"], "category": "BIL",
+                               "category_name": "资费", "categories": "BIL"})
+    surveys = pd.DataFrame({"问卷号": [f"S{i}" for i in range(6)], "工单号": ["T1", "T2", "", "", "", ""],
+                            "CSAT": ["2", "2", "5", "5", "4", "5"], "NPS": ["6", "8", "9", "10", "7", "10"]})
+    linked = link(complaints, surveys, key="工单号")
+    bil = driver_table(linked, "NPS", n_boot=0)[0].set_index("driver").loc["BIL"]
+    # BIL: one detractor, one passive: NPS −50; the baseline: three promoters of four, NPS 75.
+    assert bil["coef"] == pytest.approx(-125) and bil["mean_with"] == pytest.approx(-50)
+    overall = (-100 + 0 + 100 + 100 + 0 + 100) / 6
+    assert bil["impact"] == pytest.approx((2 * 75 + 4 * 75) / 6 - overall)
