@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tousu.models.store import MANIFEST, next_version_dir, read_manifest, write_manifest, writing_model
+from tousu.models.store import MANIFEST, MANIFEST_CHECKSUM, next_version_dir, read_manifest, write_manifest, writing_model
 from tousu.models.topics import OUTLIER, TOPIC_INFO_FILE
 from tousu.store import ResultsStore
 
@@ -127,7 +127,7 @@ def save_model_version(store: ResultsStore, model_version: str, note: str = "") 
     topic_file = Path("topics") / TOPIC_INFO_FILE
     targets, labels = {}, {}
     with writing_model(target) as scratch:
-        shutil.copytree(source, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MANIFEST))
+        shutil.copytree(source, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MANIFEST, MANIFEST_CHECKSUM))
         if (scratch / topic_file).is_file():
             payload = json.loads((scratch / topic_file).read_text(encoding="utf-8"))
             targets, labels = resolve_topic_edits(pd.DataFrame(payload["topics"]), edits)

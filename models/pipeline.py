@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from tousu.models.classifier import CategoryClassifier
-from tousu.models.store import ModelStoreError, read_manifest, write_manifest, writing_model
+from tousu.models.store import ModelStoreError, embedder_source, read_manifest, write_manifest, writing_model
 from tousu.models.subcategories import SubcategoryClassifier, parents_with_children, subcategory_codes
 from tousu.models.taxonomy import Taxonomy, load_taxonomy
 from tousu.models.topics import TopicModel
@@ -244,7 +244,8 @@ class ComplaintModel(BaseEstimator):
                 "mode": self.mode_,
                 "taxonomy": {"name": self.taxonomy_.name, "version": self.taxonomy_.version,
                              "sha256": self.taxonomy_.sha256, "source": self.taxonomy_.source},
-                "embedder": {"spec": self.embedder, "name": self._embedder().name, "center": self.center},
+                "embedder": {"spec": self.embedder, "name": self._embedder().name, "center": self.center,
+                             "source": embedder_source(self.embedder)},
                 "params": self._manifest_params(),
                 "data": self.training_ | (extra or {}),
                 "metrics": metrics or {},
