@@ -295,15 +295,24 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     # ----- prediction -----
     def predict_proba(self, texts, embeddings: np.ndarray | None = None) -> np.ndarray:
         """Probabilities over :attr:`classes_`."""
+        return self._probabilities(texts, embeddings)[0]
+
+    def _probabilities(self, texts, embeddings) -> tuple[np.ndarray, np.ndarray]:
+        """(softmax over the classes, each class's own probability of applying), from one pass
+        over the features (their TF-IDF blocks are most of a prediction's time)."""
         check_is_fitted(self, "mode_")
         texts = [str(t) for t in texts]
         embeddings = checked_embeddings(texts, embeddings, self.embedder, "classifier")
-        if hasattr(self, "coef_"):
-            return softmax(self._linear_scores(texts, embeddings) / self.score_scale_)
-        return self._zero_shot_proba(texts, embeddings)
-
-    def _linear_scores(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
-        return np.asarray(self.features_.transform(texts, embeddings) @ self.coef_.T) + self.intercept_
+        if not hasattr(self, "coef_"):
+            proba = self._zero_shot_proba(texts, embeddings)
+            return proba, proba
+        scores = np.asarray(self.features_.transform(texts, embeddings) @ self.coef_.T) + self.intercept_
+        proba = softmax(scores / self.score_scale_)
+        # Models saved before per-class calibration list by the softmax, as they did.
+        if not hasattr(self, "class_calibration_"):
+            return proba, proba
+        slope, offset = self.class_calibration_[:, 0], self.class_calibration_[:, 1]
+        return proba, 1 / (1 + np.exp(-(scores * slope + offset)))
 
     def predict(self, texts, embeddings: np.ndarray | None = None) -> np.ndarray:
         return self.assign(texts, embeddings)["category"]
@@ -311,12 +320,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
     def assign(self, texts, embeddings: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Primary category, confidence, and the categories (``|``-joined): the primary one,
         then the others that apply with probability ``threshold`` or more, most probable first."""
-        check_is_fitted(self, "mode_")
-        texts = [str(t) for t in texts]
-        embeddings = checked_embeddings(texts, embeddings, self.embedder, "classifier")
-        proba = self.predict_proba(texts, embeddings)
-        # Models saved before per-class calibration list by the softmax, as they did.
-        applies = self._class_probabilities(texts, embeddings) if hasattr(self, "class_calibration_") else proba
+        proba, applies = self._probabilities(texts, embeddings)
         order = self.classes_
         best = proba.argmax(axis=1)
         confidence = proba[np.arange(len(proba)), best]
@@ -334,11 +338,6 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             for i, row in enumerate(ranked)
         ], dtype=object)
         return {"category": category, "confidence": confidence.astype(np.float32), "categories": categories}
-
-    def _class_probabilities(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
-        """Per complaint and class, the calibrated probability that the class applies."""
-        slope, offset = self.class_calibration_[:, 0], self.class_calibration_[:, 1]
-        return 1 / (1 + np.exp(-(self._linear_scores(texts, embeddings) * slope + offset)))
 
     # ----- persistence (JSON + npz, no pickle) -----
     def save(self, directory: str | Path) -> None:
