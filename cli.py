@@ -5,11 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from tousu.explorer.access import DEFAULT_HOST
 from tousu.models.store import ModelStoreError
 from tousu.models.taxonomy import TaxonomyError
 from tousu.nlp.clean import CleanOptions
 from tousu.nlp.embed import DEFAULT_EMBEDDER, embedder_names
-from tousu.nlp.tables import InputError
+from tousu.nlp.tables import BAD_LINE_CHOICES, InputError
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -17,12 +18,21 @@ def _add_reader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-col", help="id column (default: id/工单号 if present, else a stable id from the row)")
     parser.add_argument("--sheet", help="XLSX sheet name (default: the first sheet)")
     parser.add_argument("--no-header", action="store_true", help="the first row is data; columns become column_1 …")
+    parser.add_argument("--on-bad-line", choices=BAD_LINE_CHOICES, default="quarantine",
+                        help="a CSV/TSV line with more fields than the header: quarantine it with its row and go "
+                             "on (default), or stop with an error naming the row")
 
 
 def _add_clean_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mask", action="store_true", help="do not mask phone/ID/card numbers and e-mail")
     parser.add_argument("--keep-boilerplate", action="store_true", help="keep work-order boilerplate phrases")
     parser.add_argument("--keep-traditional", action="store_true", help="do not convert 繁体 to 简体")
+
+
+def _add_pseudonymise_option(parser: argparse.ArgumentParser, which: str) -> None:
+    parser.add_argument("--pseudonymise-ids", metavar="KEYFILE",
+                        help=f"replace {which} with keyed hashes (HMAC-SHA256: pid_ and 16 hex digits) made with "
+                             "the secret in KEYFILE; make one once: head -c 32 /dev/urandom > KEYFILE")
 
 
 def _probability(text: str) -> float:
@@ -48,7 +58,8 @@ def _positive_int(text: str) -> int:
 
 
 def _reader_options(args) -> dict:
-    return dict(text_col=args.text_col, id_col=args.id_col, sheet=args.sheet, header=not args.no_header)
+    return dict(text_col=args.text_col, id_col=args.id_col, sheet=args.sheet, header=not args.no_header,
+                on_bad_line=args.on_bad_line)
 
 
 def _clean_options(args) -> CleanOptions:
@@ -129,7 +140,8 @@ def _cmd_classify(args) -> None:
 
     summary = classify_job(args.model_dir, args.input, args.output, chunk_rows=args.chunk_rows,
                            cache=not args.no_cache, options=_clean_options(args), store=args.store,
-                           min_confidence=args.min_confidence, threshold=args.threshold, **_reader_options(args))
+                           min_confidence=args.min_confidence, threshold=args.threshold,
+                           pseudonymise_ids=args.pseudonymise_ids, **_reader_options(args))
     print("\n".join(summary.lines()))
 
 
@@ -178,7 +190,8 @@ def _cmd_link(args) -> None:
                       freq=args.freq, growth_threshold=args.growth_threshold, charts=not args.no_charts,
                       store=args.store, complaint_id=args.complaint_id, baseline=args.baseline,
                       recent_periods=args.recent_periods, primary_only=args.primary_only,
-                      compare=args.compare, survey_date_col=args.survey_date_col)
+                      compare=args.compare, survey_date_col=args.survey_date_col,
+                      pseudonymise_ids=args.pseudonymise_ids)
     print("\n".join(summary_lines(report)))
     print(f"report: {args.output} ({len(report.summary['files'])} files: CSV per table, report.xlsx, charts/)")
 
@@ -194,6 +207,8 @@ def _cmd_brief(args) -> None:
 def _cmd_demo(args) -> None:
     from tousu.demo import run_demo
 
+    # Checked first: a refused --host should not wait for the whole pipeline.
+    access = None if args.no_explore else _explorer_access(args)
     written = run_demo(Path(args.out), embedder=args.embedder, retrain=args.retrain, complaints=args.complaints)
     if args.no_explore:
         print(f"\nexplore it with: tousu explore --store {written['store']}")
@@ -202,18 +217,54 @@ def _cmd_demo(args) -> None:
 
     print()
     _stop_with_explorer_code(run_explorer(written["store"], port=args.port or DEFAULT_PORT,
-                                          open_browser=not args.no_browser))
+                                          open_browser=not args.no_browser, access=access))
 
 
 def _cmd_explore(args) -> None:
     from tousu.explorer.launch import DEFAULT_PORT, run_explorer
 
-    _stop_with_explorer_code(run_explorer(args.store, port=args.port or DEFAULT_PORT, open_browser=not args.no_browser))
+    _stop_with_explorer_code(run_explorer(args.store, port=args.port or DEFAULT_PORT, open_browser=not args.no_browser,
+                                          access=_explorer_access(args)))
+
+
+def _explorer_access(args):
+    from tousu.explorer.access import checked_access
+
+    return checked_access(args.host, password_file=args.password_file, oidc=args.oidc, no_auth=args.no_auth)
+
+
+def _cmd_hash_password(args) -> None:
+    import getpass
+
+    from tousu.explorer.passwords import PasswordHash
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise ValueError("empty password")
+    print(PasswordHash.of(password).line())
 
 
 def _stop_with_explorer_code(code: int) -> None:
     if code not in (0, -2, 130):  # Ctrl-C is how an analyst stops it
         raise SystemExit(code)
+
+
+def _add_explorer_access_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to listen on (default {DEFAULT_HOST}: this machine only); any other needs "
+                             "--password-file, --oidc or --no-auth")
+    parser.add_argument("--password-file", metavar="FILE",
+                        help="ask for the password whose hash FILE holds (tousu hash-password > FILE)")
+    parser.add_argument("--oidc", action="store_true",
+                        help="log in with Streamlit's OpenID Connect login, configured in the [auth] section of "
+                             ".streamlit/secrets.toml in the current folder (needs Authlib)")
+    parser.add_argument("--no-auth", action="store_true",
+                        help="no login on a shared address: only behind a proxy that authenticates")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_confidence_options(classify, "(default: the model's)", "(default: the model's)")
     classify.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     classify.add_argument("--store", help="also upsert the results into this results store (DuckDB file)")
+    _add_pseudonymise_option(classify, "the id and customer-id columns")
     _add_reader_options(classify)
     _add_clean_options(classify)
     classify.set_defaults(run=_cmd_classify)
@@ -351,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--survey-date-col", metavar="C",
                       help="the surveys' date column, which puts each answer in a period for the change "
                            "attribution (default 调查时间 when present; else the complaint's --date-col)")
+    _add_pseudonymise_option(link, "the key, id and customer-id columns of both tables (alike, so they join)")
     link.set_defaults(run=_cmd_link)
 
     brief = commands.add_parser("brief", help="write the monthly satisfaction brief (满意度通报) of a tousu link "
@@ -372,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, help="explorer port (default 8501)")
     demo.add_argument("--no-browser", action="store_true", help="start the explorer without opening a browser")
     demo.add_argument("--no-explore", action="store_true", help="stop after the report; do not start the explorer")
+    _add_explorer_access_options(demo)
     demo.add_argument("--complaints", type=int,
                       help="generate this many synthetic complaints instead of using the bundled 3,000")
     demo.set_defaults(run=_cmd_demo)
@@ -381,7 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(default: the demo's, out/demo/tousu.duckdb)")
     explore.add_argument("--port", type=int, help="port to serve on (default 8501)")
     explore.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    _add_explorer_access_options(explore)
     explore.set_defaults(run=_cmd_explore)
+
+    hash_password = commands.add_parser("hash-password", help="print the salted scrypt hash of a password read on "
+                                                              "stdin, for explore --password-file")
+    hash_password.set_defaults(run=_cmd_hash_password)
     return parser
 
 

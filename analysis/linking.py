@@ -125,8 +125,9 @@ def _find_score_columns(surveys: pd.DataFrame, score_cols) -> dict[str, str]:
     return found
 
 
-def _clean_scores(values: pd.Series, bounds) -> tuple[pd.Series, dict[str, pd.Series]]:
+def clean_scores(values: pd.Series, bounds) -> tuple[pd.Series, dict[str, pd.Series]]:
     """(scores as floats, {reason: mask}) with the reasons of ``SCORE_REASONS``; bad cells become NaN.
+    The results store keeps the scores by this rule too.
 
     With ``bounds`` (CSAT, NPS) a score must also be a whole number: the scales have no half
     points, so 3.5 is a typing error or an average pasted in, not an answer.
@@ -240,7 +241,7 @@ def link(complaints: pd.DataFrame, surveys: pd.DataFrame, key, score_cols=("CSAT
     survey_part = kept_surveys.drop(columns=[scores[c] for c in scores])
     for canonical, column in scores.items():
         bounds = SCORE_RANGES.get(canonical.upper())
-        cleaned, masks = _clean_scores(kept_surveys[column], bounds)
+        cleaned, masks = clean_scores(kept_surveys[column], bounds)
         survey_part[canonical] = cleaned.to_numpy()
         raw = kept_surveys[column].to_numpy()
         details = {

@@ -5,6 +5,8 @@ from tousu.analysis import charts
 from tousu.explorer import brief, filters, resources, views
 
 st.title("总览")
+for warning in views.incomplete_import_warnings(resources.query("incomplete_imports")):
+    st.warning(warning)
 active = filters.current()
 total = resources.query("count", active)
 if total == 0:

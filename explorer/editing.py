@@ -27,7 +27,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from tousu.models.store import MANIFEST, MANIFEST_CHECKSUM, next_version_dir, read_manifest, write_manifest, writing_model
+from tousu.models.store import (
+    MANIFEST,
+    MANIFEST_CHECKSUM,
+    next_version_dir,
+    read_manifest,
+    write_manifest,
+    writing_model,
+)
 from tousu.models.topics import OUTLIER, TOPIC_INFO_FILE
 from tousu.store import ResultsStore
 

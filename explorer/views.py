@@ -27,6 +27,8 @@ from tousu.analysis.report import HEADERS
 from tousu.analysis.scores import GROUP_SCORE_COLUMNS, complainant_scores, group_scores
 from tousu.analysis.volumes import growth_alerts as rising_groups
 from tousu.analysis.volumes import pareto, period_grid, without_incomplete_last_period
+from tousu.nlp.personal_data import mask_free_text
+from tousu.nlp.safe_cells import XLSXWRITER_OPTIONS, csv_safe
 from tousu.store import Filters, ResultsStore
 
 FREQUENCIES = {"日": "D", "周": "W", "月": "M"}
@@ -134,6 +136,14 @@ def kpi_table(store: ResultsStore, filters: Filters) -> pd.DataFrame:
 def complainant_summary(joined: pd.DataFrame, names: dict[str, str]) -> dict:
     """The overview's score tiles: :func:`tousu.analysis.scores.complainant_scores`."""
     return complainant_scores(joined)
+
+
+def incomplete_import_warnings(imports: pd.DataFrame) -> list[str]:
+    """One warning per import that did not finish (``ResultsStore.incomplete_imports``): its
+    complaints are only part of its file."""
+    return [f"导入未完成：{row.source_file}（开始于 {row.started_at:%Y-%m-%d %H:%M}）目前只有 {row.complaints:,} 条工单入库，"
+            "文件的其余部分缺失——任务可能仍在运行，或已中断；中断的任务请重新运行 `tousu classify … --store`。"
+            for row in imports.itertuples(index=False)]
 
 
 def overview_tiles(total: int, scores: dict, kpis: pd.DataFrame) -> list[tuple[str, str]]:
@@ -327,18 +337,21 @@ def export_table(store: ResultsStore, filters: Filters, limit: int = EXPORT_LIMI
 
 
 def csv_bytes(table: pd.DataFrame) -> bytes:
-    """CSV as UTF-8 with BOM, so Excel shows Chinese correctly."""
-    return table.to_csv(index=False).encode("utf-8-sig")
+    """CSV as UTF-8 with BOM, so Excel shows Chinese correctly; free text PII-masked (again:
+    a store filled before the masker caught a form still holds it) and no cell a formula."""
+    return csv_safe(mask_free_text(table)).to_csv(index=False).encode("utf-8-sig")
 
 
 def xlsx_bytes(table: pd.DataFrame, sheet: str = "工单") -> bytes:
     """An Excel workbook of ``table``, written row by row in xlsxwriter's constant-memory mode
-    (pandas' writer goes column by column, which that mode cannot take, and is 4× slower)."""
+    (pandas' writer goes column by column, which that mode cannot take, and is 4× slower); free
+    text PII-masked and every text a string cell, as in :func:`csv_bytes`."""
     import xlsxwriter
 
+    table = mask_free_text(table)
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "remove_timezone": True,
-                                            "default_date_format": "yyyy-mm-dd hh:mm:ss"})
+                                            "default_date_format": "yyyy-mm-dd hh:mm:ss", **XLSXWRITER_OPTIONS})
     worksheet = workbook.add_worksheet(sheet)
     worksheet.write_row(0, 0, [str(column) for column in table.columns], workbook.add_format({"bold": True}))
     values = table.astype(object).where(table.notna(), None)

@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 from tousu.jobs.train import _confidence_params
 from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from tousu.nlp.clean import CleanOptions
-from tousu.nlp.jobs import JobSummary, QuarantineWriter, clean_chunks
+from tousu.nlp.jobs import JobSummary, QuarantineWriter, clean_chunks, output_lock
+from tousu.nlp.personal_data import pseudonymise, read_pseudonym_key
 from tousu.nlp.tables import TableReader, TableWriter
 
 
@@ -28,51 +29,63 @@ def classify_job(
     on_chunk: Callable[[JobSummary], None] | None = None,
     min_confidence: float | None = None,
     threshold: float | None = None,
+    pseudonymise_ids: str | Path | None = None,
     **reader_options,
 ) -> JobSummary:
-    """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS`.
+    """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS` (an input
+    column named like one of these is kept as ``<name>_input``). A second job on the same output
+    is refused while this one runs.
 
     store: a results store (a DuckDB path, or an open :class:`tousu.store.ResultsStore`)
         that also receives the model version with its topics, and every classified chunk,
         upserted by id (so re-running the job duplicates nothing), with the texts' sentence
         vectors for the explorer's similar-complaint search. A path is opened for each chunk
-        only, so an explorer on the same store keeps working during the job.
+        only, so an explorer on the same store keeps working during the job. The rows are
+        written under an import that is marked complete after the last chunk.
     source_name: how the store names the input (default: ``input_path``).
     on_chunk: called with the running summary after each chunk, e.g. to move a progress bar.
     min_confidence, threshold: override the model's (see :class:`tousu.models.classifier.CategoryClassifier`).
+    pseudonymise_ids: a key file: the id and customer-id columns (:func:`tousu.nlp.personal_data.key_columns`)
+        are written, and stored, as keyed hashes (:func:`tousu.nlp.personal_data.pseudonymise`).
     """
+    key = read_pseudonym_key(pseudonymise_ids) if pseudonymise_ids is not None else None
     model = ComplaintModel.load(model_dir, cache=cache)
     model.classifier_.set_params(**_confidence_params(min_confidence, threshold))
-    reader = TableReader(input_path, chunk_rows=chunk_rows, **reader_options)
+    reader = TableReader(input_path, chunk_rows=chunk_rows, reserved_columns=OUTPUT_COLUMNS, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
-    with _results_store(store) as results, TableWriter(output_path) as writer, \
+    source = source_name or str(input_path)
+    with output_lock(output_path), _results_store(store) as results, TableWriter(output_path) as writer, \
             QuarantineWriter(output_path, summary) as quarantine, \
             tqdm(desc="classify", unit="rows", disable=not progress) as bar:
-        version = space = None
+        version = space = import_id = None
         if results is not None:
             from tousu.store import vector_space
 
             version = results.record_model(model_dir, model.manifest_, model.topic_model_)
             space = vector_space(model.manifest_)
+            import_id = results.start_import(source, version)
         for chunk in clean_chunks(reader, options, progress=False):
             summary.add(chunk)
+            if key is not None:
+                chunk.kept = pseudonymise(chunk.kept, key, named=[reader.id_col])
+                chunk.quarantine = pseudonymise(chunk.quarantine, key, named=[reader.id_col])
             quarantine.write(chunk.quarantine)
             if len(chunk.kept):
                 texts = chunk.kept[reader.text_col].tolist()
                 vectors = model.embed(texts)
                 predicted = model.predict(texts, embeddings=vectors)
-                kept = chunk.kept.drop(columns=[c for c in OUTPUT_COLUMNS if c in chunk.kept]).reset_index(drop=True)
-                classified = pd.concat([kept, predicted], axis=1)
+                classified = pd.concat([chunk.kept.reset_index(drop=True), predicted], axis=1)
                 writer.write(classified)
                 if results is not None:
                     results.upsert_complaints(classified, reader.text_col, reader.id_col, model_version=version,
-                                              source_file=source_name or str(input_path), vectors=vectors,
-                                              embedder=space)
+                                              source_file=source, vectors=vectors, embedder=space,
+                                              import_id=import_id)
             bar.update(chunk.rows_read)
             if on_chunk is not None:
                 on_chunk(summary)
     summary.details.update(model=str(model_dir), text_column=reader.text_col, id_column=reader.id_col)
     if results is not None:
+        results.finish_import(import_id, summary.rows_read)
         summary.details["store"] = str(results.path)
     return summary
 

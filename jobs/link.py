@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from tousu.analysis.report import LinkReport, build_report
+from tousu.nlp.personal_data import pseudonymise, read_pseudonym_key
 from tousu.nlp.tables import TableReader
 from tousu.report import write_report
 
@@ -31,22 +32,30 @@ def link_job(
     primary_only: bool = False,
     compare: tuple[str, str] | None = None,
     survey_date_col: str | None = None,
+    pseudonymise_ids: str | Path | None = None,
 ) -> LinkReport:
     """Read both tables, build the report, write it to ``out_dir`` (and the store, if given).
 
     compare: the two periods of the change attribution (``("2026-09", "2026-10")``, as ``freq``
     names them); None: the last two complete periods. survey_date_col: the surveys' date column
-    (default ``调查时间`` when present; else each answer's complaint date).
+    (default ``调查时间`` when present; else each answer's complaint date). pseudonymise_ids: a key
+    file: the key, id and customer-id columns of both tables become keyed hashes
+    (:func:`tousu.nlp.personal_data.pseudonymise`), the same on both sides, so the join holds;
+    the report and the store see only these.
 
     The store is opened first, so that a file that is no results store, or one that stays
     locked, fails before the report is built; it is held only for the write at the end.
     """
+    secret = read_pseudonym_key(pseudonymise_ids) if pseudonymise_ids is not None else None
     results = None
     if store is not None:
         from tousu.store import ResultsStore
 
         results = ResultsStore(store, hold=False)
     complaints, survey_table = read_side_table(classified), read_side_table(surveys)
+    if secret is not None:
+        complaints = pseudonymise(complaints, secret, named=[key, complaint_id])
+        survey_table = pseudonymise(survey_table, secret, named=[key, complaint_id])
     report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
                           growth_threshold=growth_threshold, complaint_id=complaint_id, baseline=baseline,
                           recent_periods=recent_periods, primary_only=primary_only,

@@ -6,8 +6,12 @@ beside the output.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +19,18 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from tousu.nlp.clean import CleanOptions, clean_texts, mask_pii
+from tousu.nlp.clean import CleanOptions, clean_texts
 from tousu.nlp.embed import MeanCenterer, get_embedder
-from tousu.nlp.tables import TableChunk, TableReader, TableWriter, quarantine_path
+from tousu.nlp.personal_data import mask_free_text
+from tousu.nlp.tables import (
+    QUARANTINE_COLUMNS,
+    InputError,
+    TableChunk,
+    TableReader,
+    TableWriter,
+    partial_path,
+    quarantine_path,
+)
 
 
 @dataclass
@@ -29,11 +42,13 @@ class JobSummary:
     rows_quarantined: int = 0
     quarantine_file: str | None = None
     details: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def add(self, chunk: TableChunk) -> None:
         self.rows_read += chunk.rows_read
         self.rows_kept += len(chunk.kept)
         self.rows_quarantined += len(chunk.quarantine)
+        self.notes += chunk.notes
 
     def lines(self) -> list[str]:
         lines = [
@@ -42,21 +57,64 @@ class JobSummary:
         ]
         if self.quarantine_file:
             lines.append(f"quarantine: {self.quarantine_file}")
+        lines += [f"note: {self.input}: {note}" for note in self.notes]
         lines += [f"{key}: {value}" for key, value in self.details.items()]
         return lines
 
 
+@contextmanager
+def output_lock(output: str | Path) -> Iterator[None]:
+    """Hold ``OUTPUT.lock`` while a job writes ``output`` (and its quarantine): a second job on
+    the same output is refused, naming the first one's pid. The operating system releases the
+    lock of a job that dies, so a killed job never blocks the next."""
+    lock = Path(f"{output}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = lock.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise InputError(output, f"another tousu job (pid {holder}) is writing this output; wait for it to "
+                                     f"finish or choose another -o (its lock: {lock})") from None
+        # The job before may have removed the lock file after we opened it: lock the one that is there.
+        if lock.exists() and os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        handle.close()
+
+
 def clean_chunks(reader: TableReader, options: CleanOptions, progress: bool = True):
-    """Yield chunks whose text column is cleaned; quarantined texts are PII-masked too."""
+    """Yield chunks whose text column is cleaned and, unless ``options`` say otherwise, whose
+    other free-text columns (:func:`~tousu.nlp.personal_data.free_text_columns`), quarantined
+    rows included, are PII-masked: every table a job writes from them is."""
     with tqdm(desc="clean", unit="rows", disable=not progress) as bar:
         for chunk in reader.chunks():
-            chunk.kept[reader.text_col] = clean_texts(chunk.kept[reader.text_col], options)
-            if options.mask and len(chunk.quarantine):
-                for column in (reader.text_col, "raw_line"):
-                    if column in chunk.quarantine:
-                        chunk.quarantine[column] = chunk.quarantine[column].astype(str).map(mask_pii)
+            chunk.kept = clean_kept(chunk.kept, reader.text_col, reader.id_col, options)
+            chunk.quarantine = clean_quarantine(chunk.quarantine, reader.id_col, options)
             bar.update(chunk.rows_read)
             yield chunk
+
+
+def clean_kept(kept: pd.DataFrame, text_col: str, id_col: str, options: CleanOptions) -> pd.DataFrame:
+    """Kept rows with the text column cleaned and, unless ``options`` say otherwise, the other
+    free-text columns PII-masked (also the Spark engine's rule, :mod:`tousu.spark`)."""
+    kept[text_col] = clean_texts(kept[text_col], options)
+    return mask_free_text(kept, keys=[id_col], own=[text_col]) if options.mask else kept
+
+
+def clean_quarantine(quarantine: pd.DataFrame, id_col: str, options: CleanOptions) -> pd.DataFrame:
+    """Quarantined rows with their free-text columns PII-masked, unless ``options`` say otherwise."""
+    return mask_free_text(quarantine, keys=[id_col], own=QUARANTINE_COLUMNS) if options.mask else quarantine
 
 
 def read_cleaned(reader: TableReader, options: CleanOptions, summary: JobSummary) -> tuple[pd.DataFrame, list]:
@@ -140,7 +198,8 @@ def clean_file(
     """Read, clean and mask ``input_path``; write the kept rows to ``output_path``."""
     reader = TableReader(input_path, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
-    with TableWriter(output_path) as writer, QuarantineWriter(output_path, summary) as quarantine:
+    with output_lock(output_path), TableWriter(output_path) as writer, \
+            QuarantineWriter(output_path, summary) as quarantine:
         for chunk in clean_chunks(reader, options, progress):
             summary.add(chunk)
             writer.write(chunk.kept)
@@ -175,7 +234,7 @@ def embed_file(
     if center and len(vectors):
         vectors = MeanCenterer().fit_transform(vectors)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = output_path.with_name(f".{output_path.name}.partial.npy")
+    partial = partial_path(output_path, ".partial.npy")
     np.save(partial, vectors)
     partial.replace(output_path)
     ids_path(output_path).write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")

@@ -1,6 +1,8 @@
 """The report writer of ``tousu link``: one CSV per table (English snake_case columns, for
 scripts), one XLSX workbook with a sheet each (Chinese sheet names and headers, for analysts),
-PNG/HTML charts, and the summary lines printed at the end."""
+PNG/HTML charts, and the summary lines printed at the end. Every table is written with its free
+text PII-masked (:mod:`tousu.nlp.personal_data`) and no cell a live formula
+(:mod:`tousu.nlp.safe_cells`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from tousu.analysis.report import HEADERS, TABLES, LinkReport
+from tousu.nlp.personal_data import mask_free_text
+from tousu.nlp.safe_cells import csv_safe, keep_text_cells
+
+# The problems table's column of key values, beside the link key and the complaint id.
+_PROBLEM_KEY_COLUMN = "key"
 
 
 def write_report(report: LinkReport, out_dir: str | Path, charts: bool = True) -> list[Path]:
@@ -15,18 +22,21 @@ def write_report(report: LinkReport, out_dir: str | Path, charts: bool = True) -
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, table in report.tables.items():
+    keys = [report.summary.get("key"), report.summary.get("complaint_id"), _PROBLEM_KEY_COLUMN]
+    tables = {name: mask_free_text(table, keys=keys) for name, table in report.tables.items()}
+    for name, table in tables.items():
         path = out_dir / f"{name}.csv"
-        table.to_csv(path, index=False, encoding="utf-8-sig")
+        csv_safe(table).to_csv(path, index=False, encoding="utf-8-sig")
         written.append(path)
     workbook = out_dir / "report.xlsx"
     with pd.ExcelWriter(workbook, engine="openpyxl") as excel:
-        for name, table in report.tables.items():
-            sheet = TABLES.get(name, (name,))[0]
+        for name, table in tables.items():
+            sheet = TABLES.get(name, (name,))[0][:31]
             for_excel = table.rename(columns=HEADERS)
             for column in for_excel.select_dtypes(include=["datetimetz"]).columns:
                 for_excel[column] = for_excel[column].dt.tz_localize(None)
-            for_excel.to_excel(excel, sheet_name=sheet[:31], index=False)
+            for_excel.to_excel(excel, sheet_name=sheet, index=False)
+            keep_text_cells(excel.sheets[sheet])
     written.append(workbook)
     if charts:
         written += write_charts(report, out_dir / "charts")

@@ -28,8 +28,9 @@ import pandas as pd
 
 from tousu.analysis.conventions import SCORE_RANGES, parse_timestamps, stripped_text
 from tousu.analysis.kpis import REPEAT_YES
-from tousu.analysis.linking import link
+from tousu.analysis.linking import clean_scores, link
 from tousu.nlp.clean import mask_pii, to_halfwidth
+from tousu.nlp.personal_data import KNOWN_CUSTOMER_ID_COLUMNS, KNOWN_SURVEY_ID_COLUMNS
 from tousu.nlp.tables import KNOWN_ID_COLUMNS
 from tousu.store.connection import StoreError
 
@@ -40,7 +41,7 @@ CLASSIFICATION_COLUMNS = ("category", "category_name", "confidence", "categories
 # Role → headers that carry it (compared stripped and case-insensitively); the role's own
 # name is always accepted too.
 COMPLAINT_ROLES = {
-    "customer_id": ("客户号", "客户ID", "客户编号", "用户号码", "customer"),
+    "customer_id": KNOWN_CUSTOMER_ID_COLUMNS,
     "created_at": ("受理时间", "创建时间", "投诉时间", "created"),
     "responded_at": ("首次响应时间", "响应时间", "responded"),
     "resolved_at": ("办结时间", "结案时间", "解决时间", "resolved"),
@@ -51,7 +52,7 @@ COMPLAINT_ROLES = {
 }
 MASKED_ROLES = ("province", "channel", "segment", "touchpoint")
 SURVEY_ROLES = {
-    "survey_id": ("问卷号", "问卷编号", "问卷ID"),
+    "survey_id": KNOWN_SURVEY_ID_COLUMNS,
     "ticket_id": ("工单号", "工单编号"),
     "customer_id": COMPLAINT_ROLES["customer_id"],
     "touchpoint": ("触点", "调查触点"),
@@ -122,11 +123,11 @@ def _parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _parse_scores(values: pd.Series, bounds: tuple[int, int]) -> tuple[pd.Series, pd.Series]:
-    """(scores as floats, the raw text of values that are not numbers within ``bounds``)."""
-    text = _nullable_text(values.astype("string").str.normalize("NFKC"))  # full-width digits too
-    scores = pd.to_numeric(text, errors="coerce").astype(float)
-    scores = scores.where(scores.between(*bounds))
-    return scores, _unparsed(text, scores)
+    """(scores as floats, the raw text of the values blanked), by the rule of ``tousu link``
+    (:func:`tousu.analysis.linking.clean_scores`): a number within ``bounds`` and whole (3.5
+    is no answer on these scales)."""
+    scores, _ = clean_scores(values, bounds)
+    return scores, _unparsed(_nullable_text(values), scores)
 
 
 def masked(value: str) -> str:

@@ -254,6 +254,15 @@ class StoreQueries:
     def has_surveys(self) -> bool:
         return bool(self._scalar("SELECT count(*) > 0 FROM surveys"))
 
+    def incomplete_imports(self) -> pd.DataFrame:
+        """The imports that did not finish (a job still running, stopped or killed) and still
+        hold complaints: ``import_id``, ``source_file``, ``started_at``, ``complaints``, oldest
+        first. One whose complaints a later import wrote again is no longer incomplete."""
+        return self.query("""
+            SELECT i.import_id, i.source_file, i.started_at, count(*) AS complaints
+            FROM imports i JOIN complaints c USING (import_id)
+            WHERE NOT i.complete GROUP BY ALL ORDER BY i.started_at""")
+
     # ----- reading: models and edits -----
     def model_versions(self) -> pd.DataFrame:
         """Recorded model versions, most recently recorded first, with complaint counts."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -168,19 +169,22 @@ class ResultsStore(StoreQueries):
     # ----- writing -----
     def upsert_complaints(self, table: pd.DataFrame, text_column: str, id_column: str | None = None,
                           model_version: str | None = None, source_file: str | None = None,
-                          vectors: np.ndarray | None = None, embedder: str | None = None) -> int:
+                          vectors: np.ndarray | None = None, embedder: str | None = None,
+                          import_id: str | None = None) -> int:
         """Insert or replace complaints by id; returns the number of rows written.
 
         table: one chunk of ``tousu classify`` output (input columns + classification
             columns); ``text_column`` holds the cleaned text (masked again here all the same).
         vectors: the texts' sentence vectors (one row per table row) from ``embedder``, for
             the similar-complaint search; without them a replaced complaint loses its vector.
+        import_id: the job's import (:meth:`start_import`) the rows belong to.
         Earlier category corrections of these ids are applied again, so re-classifying
         does not undo an analyst's correction.
         """
         frame = canonical_complaints(table, text_column, id_column, model_version, source_file, self._key())
         if frame.empty:
             return 0
+        frame["import_id"] = import_id
         with self._transaction() as cursor:
             cursor.register("incoming", frame)
             cursor.execute("DELETE FROM complaints WHERE id IN (SELECT id FROM incoming)")
@@ -212,6 +216,21 @@ class ResultsStore(StoreQueries):
             if rates_incoming:
                 refresh_survey_links(cursor)
         return len(frame)
+
+    def start_import(self, source_file: str, model_version: str | None = None) -> str:
+        """Record a job's import as started, not complete; returns its id for
+        :meth:`upsert_complaints` and :meth:`finish_import`."""
+        import_id = uuid.uuid4().hex
+        with self._transaction() as cursor:
+            cursor.execute("INSERT INTO imports (import_id, source_file, model_version, started_at, complete) "
+                           "VALUES (?, ?, ?, ?, FALSE)", [import_id, source_file, model_version, datetime.now()])
+        return import_id
+
+    def finish_import(self, import_id: str, rows_read: int) -> None:
+        """Mark an import complete: every row of its file was read and written (or quarantined)."""
+        with self._transaction() as cursor:
+            cursor.execute("UPDATE imports SET complete = TRUE, finished_at = ?, rows_read = ? WHERE import_id = ?",
+                           [datetime.now(), rows_read, import_id])
 
     def upsert_surveys(self, table: pd.DataFrame, key_column: str = "工单号", source_file: str | None = None) -> int:
         """Insert or replace survey responses by survey id; returns the number of rows written.

@@ -19,13 +19,19 @@ from tousu.store.connection import StoreError
 from tousu.store.ingest import masked, role_values, survey_link_targets
 
 FORMAT = "tousu-results"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Each survey answer with the complaint it rates, or as the baseline: written by
 # refresh_survey_links after every write that can change them (the rule is tousu link's own,
 # run in pandas: see tousu.store.ingest.survey_link_targets). Every score filter reads the
 # view, so it is a table, not a query.
 _SURVEY_LINKS = """
 SELECT s.*, t.complaint_id, t.is_baseline FROM surveys s JOIN survey_link_targets t USING (survey_id)"""
+# A job's writes (``classify --store``, an upload), marked complete only when its last chunk is in:
+# one that stopped half way (a bad file, a killed job) stays incomplete, and the explorer says so.
+_IMPORTS = """
+CREATE TABLE IF NOT EXISTS imports (
+    import_id VARCHAR PRIMARY KEY, source_file VARCHAR, model_version VARCHAR,
+    started_at TIMESTAMP, finished_at TIMESTAMP, complete BOOLEAN, rows_read BIGINT)"""
 _SCHEMA = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE complaints (
@@ -35,7 +41,7 @@ CREATE TABLE complaints (
     category VARCHAR, category_name VARCHAR, confidence DOUBLE, categories VARCHAR,
     topic_id INTEGER, topic_label VARCHAR,
     model_version VARCHAR, source_file VARCHAR, loaded_at TIMESTAMP, extra JSON,
-    subcategory VARCHAR, subcategory_name VARCHAR);
+    subcategory VARCHAR, subcategory_name VARCHAR, import_id VARCHAR);
 CREATE TABLE surveys (
     survey_id VARCHAR PRIMARY KEY, ticket_id VARCHAR, customer_id VARCHAR, linked_by VARCHAR,
     touchpoint VARCHAR, surveyed_at TIMESTAMP, csat DOUBLE, nps DOUBLE,
@@ -57,6 +63,7 @@ CREATE TABLE topic_edits (
 -- (scaled by the vector's largest component: cosine similarity is unchanged to ~1e-3).
 CREATE TABLE embeddings (id VARCHAR PRIMARY KEY, embedder VARCHAR, vector BLOB);
 CREATE TABLE survey_link_targets (survey_id VARCHAR PRIMARY KEY, complaint_id VARCHAR, is_baseline BOOLEAN);
+""" + _IMPORTS + """;
 CREATE VIEW survey_links AS """ + _SURVEY_LINKS + ";"
 
 
@@ -146,8 +153,16 @@ def _add_subcategories(cursor) -> None:
         cursor.execute(f"ALTER TABLE complaints ADD COLUMN IF NOT EXISTS {column} VARCHAR")
 
 
+def _add_imports(cursor) -> None:
+    """Schema 5 → 6: jobs record their imports (complete or not) and complaints the import that
+    wrote them; NULL for those written before, whose imports were not recorded."""
+    cursor.execute(_IMPORTS)
+    cursor.execute("ALTER TABLE complaints ADD COLUMN IF NOT EXISTS import_id VARCHAR")
+
+
 # Schema version → the step to the next one.
-UPGRADES = {1: _upgrade_from_1, 2: _links_by_the_link_rule, 3: _links_by_the_link_rule, 4: _add_subcategories}
+UPGRADES = {1: _upgrade_from_1, 2: _links_by_the_link_rule, 3: _links_by_the_link_rule, 4: _add_subcategories,
+            5: _add_imports}
 
 
 def check_or_create(connection: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:

@@ -37,6 +37,46 @@ def test_non_pii_numbers_and_existing_masks_are_kept(text):
     assert mask_pii(text) == text
 
 
+@pytest.mark.parametrize(
+    "raw, masked",
+    [
+        ("Tel13812345678", "Tel<PHONE>"),
+        ("加wx15912345678详聊", "加wx<PHONE>详聊"),
+        ("TEL:+8613812345678", "TEL:<PHONE>"),
+        ("ID110101199003071234", "ID<ID>"),
+        ("sfz11010519900307123Xabc", "sfz<ID>abc"),
+        ("电话138.1234.5678。", "电话<PHONE>。"),
+        ("电话138 1234 5678", "电话<PHONE>"),
+        ("电话138-1234-5678", "电话<PHONE>"),
+        ("电话+86 138 1234 5678", "电话<PHONE>"),
+        ("电话0086-138-1234-5678", "电话<PHONE>"),
+        ("证件号110101 19900307 1234", "证件号<ID>"),
+        ("证件号110101-1990-0307-1234", "证件号<ID>"),
+        ("卡号6222 0212 3456 7897", "卡号<CARD>"),
+        ("卡号4111111111111111", "卡号<CARD>"),  # not UnionPay, but a card number passes Luhn
+    ],
+)
+def test_phone_and_id_numbers_glued_to_letters_or_split_are_masked(raw, masked):
+    assert mask_pii(raw) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "订单号2026030612345678901已退款",  # a 19-digit order number (not a card: fails Luhn, not 62…)
+        "订单编号DD2026030612345678",
+        "工单号GD20260500001，流水号20260901000123",
+        "扣了58元，退回128.50元，又扣-1.5元",
+        "2026-09-01 13:45:00办理，20260901到期，9:45到10:30之间",
+        "专线编号CMNET-NQ-B-FTTO-304501",
+        "时间戳1693526400000",
+        "版本v13.8.1，套餐128元30G",
+    ],
+)
+def test_order_numbers_amounts_dates_and_times_survive(text):
+    assert mask_pii(text) == text
+
+
 def test_fullwidth_becomes_halfwidth_but_chinese_punctuation_stays():
     assert to_halfwidth("ＡＰＰ充值１００元！　好。") == "APP充值100元! 好。"
 

@@ -2,8 +2,8 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from tousu.cli import main
 from tousu.nlp.paths import data_dir

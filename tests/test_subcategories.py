@@ -24,6 +24,7 @@ from tousu.models.subcategories import SubcategoryClassifier, subcategory_codes
 from tousu.models.taxonomy import load_taxonomy, parse_taxonomy
 from tousu.nlp.tables import InputError
 from tousu.store import Filters, ResultsStore, StoreError
+from tousu.store.schema import SCHEMA_VERSION
 
 LEVEL2 = "子类"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -276,7 +277,7 @@ def test_a_schema_4_store_is_upgraded_with_empty_subcategories(classified_level2
     with ResultsStore(path) as store:
         assert store.count() == len(classified_level2)
         assert store.query("SELECT count(*) AS n FROM complaints WHERE subcategory IS NOT NULL")["n"][0] == 0
-        assert store.query("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == "5"
+        assert store.query("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == str(SCHEMA_VERSION)
         store.upsert_complaints(classified_level2, text_column="内容", id_column="工单号")
         assert store.query("SELECT count(*) AS n FROM complaints WHERE subcategory IS NOT NULL")["n"][0] == 60
     ResultsStore(path, read_only=True).close()
