@@ -136,12 +136,33 @@ def _cmd_train(args) -> None:
 
 
 def _cmd_classify(args) -> None:
+    if args.engine == "spark":
+        _classify_with_spark(args)
+        return
+    if args.spark_master or args.partitions:
+        raise ValueError("--spark-master and --partitions need --engine spark")
     from tousu.jobs.classify import classify_job
 
     summary = classify_job(args.model_dir, args.input, args.output, chunk_rows=args.chunk_rows,
                            cache=not args.no_cache, options=_clean_options(args), store=args.store,
                            min_confidence=args.min_confidence, threshold=args.threshold,
                            pseudonymise_ids=args.pseudonymise_ids, **_reader_options(args))
+    print("\n".join(summary.lines()))
+
+
+def _classify_with_spark(args) -> None:
+    if args.store:
+        raise ValueError("--store needs --engine local: load the Spark output with a later local job")
+    if args.sheet:
+        raise ValueError("--sheet: the Spark engine reads Parquet or CSV, not XLSX")
+    if args.on_bad_line != "quarantine":
+        raise ValueError("--on-bad-line error needs --engine local")
+    from tousu.spark import classify_file
+
+    summary = classify_file(args.model_dir, args.input, args.output, master=args.spark_master,
+                            partitions=args.partitions, options=_clean_options(args), text_col=args.text_col,
+                            id_col=args.id_col, header=not args.no_header, min_confidence=args.min_confidence,
+                            threshold=args.threshold, pseudonymise_ids=args.pseudonymise_ids)
     print("\n".join(summary.lines()))
 
 
@@ -324,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("input", help="complaint table")
     classify.add_argument("-o", "--output", required=True, help="output table: .csv, .parquet or .xlsx")
     classify.add_argument("--chunk-rows", type=int, default=5000, help="rows per chunk (memory stays flat)")
+    classify.add_argument("--engine", choices=("local", "spark"), default="local",
+                          help="local: this process, chunk by chunk (default); spark: Apache Spark (pip install "
+                               "'tousu[spark]'; INPUT Parquet or CSV, OUTPUT a Parquet directory)")
+    classify.add_argument("--spark-master", metavar="URL",
+                          help="with --engine spark: the master (local[4], yarn, k8s://https://HOST:PORT …; "
+                               "default: spark-submit's, else local[*])")
+    classify.add_argument("--partitions", type=_positive_int, metavar="N",
+                          help="with --engine spark: partitions to classify (default: as many as read)")
     _add_confidence_options(classify, "(default: the model's)", "(default: the model's)")
     classify.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     classify.add_argument("--store", help="also upsert the results into this results store (DuckDB file)")
