@@ -211,13 +211,15 @@ def score_chart(table: pd.DataFrame, label: str = "group_name", title: str = "�
     """Mean CSAT per group with its bootstrap interval, worst first."""
     data = table.dropna(subset=["csat_mean"])
     order = list(data.sort_values("csat_mean")[label])
-    y = alt.Y(f"{label}:N", sort=order, title=None)
+    y = alt.Y(f"{label}:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240))
     points = alt.Chart(data).mark_point(filled=True, size=80, color="#2c3e50").encode(
         y=y, x=alt.X("csat_mean:Q", title="平均 CSAT", scale=alt.Scale(domain=[1, 5])),
         tooltip=[alt.Tooltip(f"{label}:N", title="类别"), alt.Tooltip("n_surveyed:Q", title="问卷数"),
                  alt.Tooltip("csat_mean:Q", title="平均 CSAT", format=".2f"),
                  alt.Tooltip("nps:Q", title="NPS", format=".0f")])
-    errors = alt.Chart(data).mark_errorbar(ticks=True).encode(y=y, x="csat_low:Q", x2="csat_high:Q")
+    # The interval's axis is titled too: untitled, Vega-Lite joins both layers' field names.
+    errors = alt.Chart(data).mark_errorbar(ticks=True).encode(
+        y=y, x=alt.X("csat_low:Q", title="平均 CSAT"), x2="csat_high:Q")
     return alt.layer(errors, points).properties(title=title, width=WIDTH, height=max(160, 24 * len(data)))
 
 

@@ -27,7 +27,7 @@ from tousu.explorer.launch import DEFAULT_STORE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # url path → file name of its screenshot
-PAGES = {"": "overview", "drivers": "drivers", "topics": "topics", "verbatims": "verbatims",
+PAGES = {"": "overview", "drivers": "drivers", "change": "change", "topics": "topics", "verbatims": "verbatims",
          "model": "model", "upload": "upload"}
 # Chromium on a closed network: no background requests, which would be refused many at a time.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
