@@ -18,6 +18,9 @@ def _add_reader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-col", help="id column (default: id/工单号 if present, else a stable id from the row)")
     parser.add_argument("--sheet", help="XLSX sheet name (default: the first sheet)")
     parser.add_argument("--no-header", action="store_true", help="the first row is data; columns become column_1 …")
+    parser.add_argument("--encoding", metavar="NAME",
+                        help="text encoding of a CSV/TSV/JSONL input (utf-8, gb18030, utf-16-le …; default: "
+                             "detected, UTF-8, UTF-16 or GB18030)")
     parser.add_argument("--on-bad-line", choices=BAD_LINE_CHOICES, default="quarantine",
                         help="a CSV/TSV line with more fields than the header: quarantine it with its row and go "
                              "on (default), or stop with an error naming the row")
@@ -59,7 +62,7 @@ def _positive_int(text: str) -> int:
 
 def _reader_options(args) -> dict:
     return dict(text_col=args.text_col, id_col=args.id_col, sheet=args.sheet, header=not args.no_header,
-                on_bad_line=args.on_bad_line)
+                on_bad_line=args.on_bad_line, encoding=args.encoding)
 
 
 def _clean_options(args) -> CleanOptions:
@@ -155,6 +158,8 @@ def _classify_with_spark(args) -> None:
         raise ValueError("--store needs --engine local: load the Spark output with a later local job")
     if args.sheet:
         raise ValueError("--sheet: the Spark engine reads Parquet or CSV, not XLSX")
+    if args.encoding and args.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise ValueError("--encoding: the Spark engine reads UTF-8 CSV; convert the file or use --engine local")
     if args.on_bad_line != "quarantine":
         raise ValueError("--on-bad-line error needs --engine local")
     from tousu.spark import classify_file

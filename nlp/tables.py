@@ -325,6 +325,8 @@ class TableReader:
         stops the read with an :class:`InputError` naming the row.
     reserved_columns: columns the job adds to every row (``classify``'s categories); an input
         column of the same name is kept as ``<name>_input``, with a note.
+    encoding: the text encoding of a CSV/TSV/TXT/JSONL file; None (default) detects it: UTF-8
+        with or without BOM, UTF-16 by BOM or by its NUL bytes, else GB18030.
 
     ``notes`` lists what the reader changed to keep every row (also on the chunk where each
     first applies).
@@ -342,9 +344,17 @@ class TableReader:
         label_col: str | None = None,
         on_bad_line: str = "quarantine",
         reserved_columns: Sequence[str] = (),
+        encoding: str | None = None,
     ):
         if on_bad_line not in BAD_LINE_CHOICES:
             raise ValueError(f"on_bad_line must be one of {', '.join(BAD_LINE_CHOICES)}, not {on_bad_line!r}")
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise InputError(path, f"unknown encoding {encoding!r} (--encoding takes a Python codec name "
+                                       "such as utf-8, gb18030, utf-16-le)") from None
+        self.given_encoding = encoding
         self.path = Path(path)
         self.text_col = text_col
         self.id_col = id_col
@@ -493,7 +503,7 @@ class TableReader:
     def _open_text(self):
         with self.path.open("rb") as handle:
             sample = handle.read(_SAMPLE_BYTES)
-        self.encoding = detect_encoding(sample)
+        self.encoding = self.given_encoding or detect_encoding(sample)
         return io.TextIOWrapper(self.path.open("rb"), encoding=self.encoding, errors="replace", newline="")
 
     def _delimited(self, on_bad_line: str) -> Iterator[pd.DataFrame]:

@@ -332,6 +332,20 @@ def test_utf16_without_a_bom_is_detected(tmp_path, encoding, suffix):
     assert result.kept["内容"].tolist() == ["话费被乱扣了，要求退费", "营业厅排队太久"]
 
 
+def test_encoding_can_be_given_when_detection_would_guess_wrong(tmp_path):
+    # Latin-1 bytes decode as GB18030 without an error, so only the user knows.
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,text\n1,café très cher\n".encode("latin-1"))
+    assert read_table(path).kept["text"].tolist() != ["café très cher"]
+    given = read_table(path, encoding="latin-1")
+    assert given.encoding == "latin-1" and given.kept["text"].tolist() == ["café très cher"]
+    out = tmp_path / "clean.csv"
+    assert main(["clean", str(path), "-o", str(out), "--encoding", "latin-1", "--no-mask"]) == 0
+    assert "café très cher" in out.read_text(encoding="utf-8-sig")
+    with pytest.raises(InputError, match=r"latin1.csv: unknown encoding 'klingon'"):
+        read_table(path, encoding="klingon")
+
+
 def test_nul_bytes_of_another_kind_do_not_make_a_file_utf16():
     assert detect_encoding("id,text\n1,话费\n".encode() + b"\x00" * 40 + b"\n") == "utf-8"
     assert detect_encoding("id,text\n1,话费\x00乱扣\n2,\x00\x00\n".encode()) == "utf-8"  # NULs in cells
