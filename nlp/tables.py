@@ -736,7 +736,9 @@ def row_reasons(raw: pd.DataFrame, text_col: str, *, id_col: str | None = None, 
     columns = pd.Series(text_col, index=raw.index, dtype=object)
     columns[reasons != ""] = None
     undecodable = text.str.contains("\ufffd", regex=False) & (reasons == "")
-    reasons[undecodable] = f"undecodable bytes (file read as {encoding})"
+    # A Parquet or XLSX file has no text encoding to blame: the replacement character was in the cell.
+    reasons[undecodable] = (f"undecodable bytes (file read as {encoding})" if encoding
+                            else "undecodable bytes (a U+FFFD replacement character in the text)")
     if require_text:
         empty = (text.str.strip() == "") & (reasons == "")
         reasons[empty & had_nul] = "empty text once its NUL characters are removed"

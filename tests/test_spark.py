@@ -91,7 +91,8 @@ def test_spark_gives_the_local_engines_rows_columns_values_and_quarantine(spark,
     _same(quarantine, local_quarantine)
     assert sorted(quarantine["reason"]) == sorted([
         "duplicate id (first seen in row 11)", "empty id", "empty text",
-        "empty text once its NUL characters are removed", "undecodable bytes (file read as None)"])
+        "empty text once its NUL characters are removed",
+        "undecodable bytes (a U+FFFD replacement character in the text)"])
     assert out.loc[out["备注"] != "", "备注"].tolist() == ["回电 <EMAIL>"] and "<PHONE>" in out.loc[out["工单号"] == "X-OK", "内容"].iloc[0]
     assert summary.rows_read == summary.rows_kept + summary.rows_quarantined == local_summary.rows_read == 125
     assert (summary.rows_kept, summary.rows_quarantined) == (local_summary.rows_kept, local_summary.rows_quarantined)
