@@ -97,12 +97,15 @@ def read_pseudonym_key(path: str | Path) -> bytes:
     return key
 
 
+def keyed_digest(value: str, key: bytes) -> bytes:
+    """HMAC-SHA256 of an id under ``key``: the same id written in full- or half-width characters,
+    or with spaces around it, gets the same digest (every pseudonym the project writes starts here)."""
+    return hmac.new(key, unicodedata.normalize("NFKC", value).strip().encode("utf-8"), hashlib.sha256).digest()
+
+
 def pseudonym(value: str, key: bytes) -> str:
-    """``value`` as a keyed hash: ``pid_`` and 16 hex digits of HMAC-SHA256. The same id written
-    in full- or half-width characters, or with spaces around it, gets the same pseudonym."""
-    normalised = unicodedata.normalize("NFKC", value).strip()
-    digest = hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
-    return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX_DIGITS]
+    """``value`` as a keyed hash: ``pid_`` and 16 hex digits of :func:`keyed_digest`."""
+    return PSEUDONYM_PREFIX + keyed_digest(value, key).hex()[:PSEUDONYM_HEX_DIGITS]
 
 
 def pseudonymise(frame: pd.DataFrame, key: bytes, named: Iterable = ()) -> pd.DataFrame:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import unicodedata
 
@@ -30,7 +29,7 @@ from tousu.analysis.conventions import SCORE_RANGES, parse_timestamps, stripped_
 from tousu.analysis.kpis import REPEAT_YES
 from tousu.analysis.linking import clean_scores, link
 from tousu.nlp.clean import mask_pii, to_halfwidth
-from tousu.nlp.personal_data import KNOWN_CUSTOMER_ID_COLUMNS, KNOWN_SURVEY_ID_COLUMNS
+from tousu.nlp.personal_data import KNOWN_CUSTOMER_ID_COLUMNS, KNOWN_SURVEY_ID_COLUMNS, keyed_digest
 from tousu.nlp.tables import KNOWN_ID_COLUMNS
 from tousu.store.connection import StoreError
 
@@ -140,8 +139,7 @@ def pseudonym(value: str, key: bytes) -> str:
     """A customer id as stored: a keyed hash (HMAC-SHA256, 80 bits, base32: letters and the
     digits 2–7 only, so it never reads as a phone or card number). The same customer written
     in full- or half-width digits gets the same pseudonym."""
-    digest = hmac.new(key, unicodedata.normalize("NFKC", value).strip().encode("utf-8"), hashlib.sha256).digest()
-    return "c_" + base64.b32encode(digest[:10]).decode("ascii").lower()
+    return "c_" + base64.b32encode(keyed_digest(value, key)[:10]).decode("ascii").lower()
 
 
 def quantized(vectors: np.ndarray) -> list[bytes]:
