@@ -319,7 +319,20 @@ def session(master: str | None = None, app_name: str = "tousu classify") -> Spar
     builder = SparkSession.builder.appName(app_name)
     if master is not None:
         builder = builder.master(master)
-    return builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(BATCH_ROWS)).getOrCreate()
+    for name, value in {**local_only_settings(master), "spark.sql.execution.arrow.maxRecordsPerBatch": str(BATCH_ROWS)}.items():
+        builder = builder.config(name, value)
+    return builder.getOrCreate()
+
+
+def local_only_settings(master: str | None) -> dict[str, str]:
+    """What keeps a session on this machine off the network: the driver on loopback and no web
+    UI (Spark's defaults bind the driver to the host's address and the UI to every interface).
+    For a local master, or none outside ``spark-submit`` (which hands its session over through
+    the gateway, with the cluster's settings); a cluster master gets its own."""
+    submitted = master is None and "PYSPARK_GATEWAY_PORT" in os.environ
+    if submitted or not (master is None or master.startswith("local")):
+        return {}
+    return {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1", "spark.ui.enabled": "false"}
 
 
 def read_input(spark: SparkSession, input_path: str | Path, header: bool = True) -> tuple[DataFrame, int, str | None]:

@@ -24,7 +24,7 @@ from tousu.jobs.classify import classify_job
 from tousu.models.pipeline import OUTPUT_COLUMNS
 from tousu.nlp.personal_data import pseudonym
 from tousu.nlp.tables import InputError
-from tousu.spark import classify, classify_file
+from tousu.spark import classify, classify_file, local_only_settings
 
 pytestmark = pytest.mark.slow
 
@@ -162,3 +162,13 @@ def test_cli_engine_spark_end_to_end_on_parquet(spark, supervised_model, messy_t
     assert main(["classify", str(supervised_model), str(tmp_path / "x.xlsx"), "-o", str(output),
                  "--engine", "local", "--partitions", "2"]) == 2
     assert "need --engine spark" in capsys.readouterr().err
+
+
+def test_a_local_session_stays_on_loopback_and_a_cluster_gets_its_own_settings(monkeypatch):
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    for master in (None, "local[2]"):
+        assert local_only_settings(master) == {
+            "spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1", "spark.ui.enabled": "false"}
+    assert local_only_settings("yarn") == {}
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "40000")  # under spark-submit
+    assert local_only_settings(None) == {}
