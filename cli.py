@@ -149,11 +149,14 @@ def _cmd_classify(args) -> None:
     summary = classify_job(args.model_dir, args.input, args.output, chunk_rows=args.chunk_rows,
                            cache=not args.no_cache, options=_clean_options(args), store=args.store,
                            min_confidence=args.min_confidence, threshold=args.threshold,
-                           pseudonymise_ids=args.pseudonymise_ids, **_reader_options(args))
+                           pseudonymise_ids=args.pseudonymise_ids, resume=args.resume, **_reader_options(args))
     print("\n".join(summary.lines()))
 
 
 def _classify_with_spark(args) -> None:
+    if args.resume:
+        raise ValueError("--resume needs --engine local: Spark reruns a failed task itself, and a killed Spark "
+                         "job leaves no output to continue (rerun it)")
     if args.store:
         raise ValueError("--store needs --engine local: load the Spark output with a later local job")
     if args.sheet:
@@ -217,7 +220,7 @@ def _cmd_link(args) -> None:
                       store=args.store, complaint_id=args.complaint_id, baseline=args.baseline,
                       recent_periods=args.recent_periods, primary_only=args.primary_only,
                       compare=args.compare, survey_date_col=args.survey_date_col,
-                      pseudonymise_ids=args.pseudonymise_ids)
+                      pseudonymise_ids=args.pseudonymise_ids, resume=args.resume)
     print("\n".join(summary_lines(report)))
     print(f"report: {args.output} ({len(report.summary['files'])} files: CSV per table, report.xlsx, charts/)")
 
@@ -361,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_confidence_options(classify, "(default: the model's)", "(default: the model's)")
     classify.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     classify.add_argument("--store", help="also upsert the results into this results store (DuckDB file)")
+    classify.add_argument("--resume", action="store_true",
+                          help="continue a killed or failed job on the same OUTPUT after its last finished chunk "
+                               "(kept in OUTPUT.progress/); without it such a job starts over")
     _add_pseudonymise_option(classify, "the id and customer-id columns")
     _add_reader_options(classify)
     _add_clean_options(classify)
@@ -426,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="periods in the growth-alert window (default: about four weeks: 28 D, 4 W, 1 M, 1 Q)")
     link.add_argument("--no-charts", action="store_true", help="skip the PNG/HTML charts")
     link.add_argument("--store", help="also upsert the surveys into this results store (DuckDB)")
+    link.add_argument("--resume", action="store_true",
+                      help="continue a killed or failed job on the same report folder: surveys already in the "
+                           "store are not written again")
     link.add_argument("--primary-only", action="store_true",
                       help="category scores, drivers and quadrant from each complaint's primary category alone "
                            "(default: every category in the categories column, and by customer key every category "

@@ -1,8 +1,10 @@
 """The job behind ``tousu classify``."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -10,9 +12,11 @@ from tqdm.auto import tqdm
 
 from tousu.jobs.train import _confidence_params
 from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
+from tousu.models.store import MANIFEST, file_sha256
 from tousu.nlp.clean import CleanOptions
-from tousu.nlp.jobs import JobSummary, QuarantineWriter, clean_chunks, output_lock
+from tousu.nlp.jobs import JobSummary, QuarantineWriter, clean_kept, clean_quarantine, output_lock
 from tousu.nlp.personal_data import pseudonymise, read_pseudonym_key
+from tousu.nlp.progress import ChunkProgress, file_fingerprint
 from tousu.nlp.tables import TableReader, TableWriter
 
 
@@ -30,18 +34,25 @@ def classify_job(
     min_confidence: float | None = None,
     threshold: float | None = None,
     pseudonymise_ids: str | Path | None = None,
+    resume: bool = False,
     **reader_options,
 ) -> JobSummary:
     """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS` (an input
     column named like one of these is kept as ``<name>_input``). A second job on the same output
     is refused while this one runs.
 
+    Each finished chunk is kept in ``OUTPUT.progress/`` (:mod:`tousu.nlp.progress`) and OUTPUT
+    written from them at the end, so a job that dies leaves no partial OUTPUT. resume: continue
+    such a job after its last finished chunk (refused if the input, model or options changed);
+    without it an unfinished job's progress is discarded.
+
     store: a results store (a DuckDB path, or an open :class:`tousu.store.ResultsStore`)
         that also receives the model version with its topics, and every classified chunk,
         upserted by id (so re-running the job duplicates nothing), with the texts' sentence
         vectors for the explorer's similar-complaint search. A path is opened for each chunk
         only, so an explorer on the same store keeps working during the job. The rows are
-        written under an import that is marked complete after the last chunk.
+        written under an import that is marked complete after the last chunk (a resumed job
+        continues its import).
     source_name: how the store names the input (default: ``input_path``).
     on_chunk: called with the running summary after each chunk, e.g. to move a progress bar.
     min_confidence, threshold: override the model's (see :class:`tousu.models.classifier.CategoryClassifier`).
@@ -54,40 +65,73 @@ def classify_job(
     reader = TableReader(input_path, chunk_rows=chunk_rows, reserved_columns=OUTPUT_COLUMNS, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
     source = source_name or str(input_path)
-    with output_lock(output_path), _results_store(store) as results, TableWriter(output_path) as writer, \
-            QuarantineWriter(output_path, summary) as quarantine, \
+    started_with = {
+        "input": file_fingerprint(input_path), "model": file_sha256(Path(model_dir) / MANIFEST),
+        **reader.options(), "clean_options": asdict(options), "min_confidence": min_confidence,
+        "threshold": threshold, "source_name": source,
+        "pseudonym_key": hashlib.sha256(key).hexdigest() if key is not None else None,
+        "store": str(Path(getattr(store, "path", store)).resolve()) if store is not None else None,
+    }
+    with output_lock(output_path), _results_store(store) as results, \
+            ChunkProgress(output_path, started_with, resume) as done, \
             tqdm(desc="classify", unit="rows", disable=not progress) as bar:
-        version = space = import_id = None
+        _restore(summary, done.saved)
+        version = space = None
+        import_id = done.saved.get("import_id")
         if results is not None:
             from tousu.store import vector_space
 
             version = results.record_model(model_dir, model.manifest_, model.topic_model_)
             space = vector_space(model.manifest_)
-            import_id = results.start_import(source, version)
-        for chunk in clean_chunks(reader, options, progress=False):
+            import_id = import_id or results.start_import(source, version)
+        for index, chunk in enumerate(reader.chunks()):
+            bar.update(chunk.rows_read)
+            if index < done.chunks_done:
+                continue
+            chunk.kept = clean_kept(chunk.kept, reader.text_col, reader.id_col, options)
+            chunk.quarantine = clean_quarantine(chunk.quarantine, reader.id_col, options)
             summary.add(chunk)
             if key is not None:
                 chunk.kept = pseudonymise(chunk.kept, key, named=[reader.id_col])
                 chunk.quarantine = pseudonymise(chunk.quarantine, key, named=[reader.id_col])
-            quarantine.write(chunk.quarantine)
+            classified = chunk.kept
             if len(chunk.kept):
                 texts = chunk.kept[reader.text_col].tolist()
                 vectors = model.embed(texts)
                 predicted = model.predict(texts, embeddings=vectors)
                 classified = pd.concat([chunk.kept.reset_index(drop=True), predicted], axis=1)
-                writer.write(classified)
                 if results is not None:
                     results.upsert_complaints(classified, reader.text_col, reader.id_col, model_version=version,
                                               source_file=source, vectors=vectors, embedder=space,
                                               import_id=import_id)
-            bar.update(chunk.rows_read)
+            done.save_chunk(_saved(summary, import_id), classified, chunk.quarantine)
             if on_chunk is not None:
                 on_chunk(summary)
+        with TableWriter(output_path) as writer:
+            for rows in done.rows():
+                writer.write(rows)
+        with QuarantineWriter(output_path, summary) as quarantine:
+            for rows in done.quarantine():
+                quarantine.write(rows)
+    summary.notes += done.notes
     summary.details.update(model=str(model_dir), text_column=reader.text_col, id_column=reader.id_col)
     if results is not None:
         results.finish_import(import_id, summary.rows_read)
         summary.details["store"] = str(results.path)
     return summary
+
+
+def _saved(summary: JobSummary, import_id: str | None) -> dict:
+    """What a resumed job takes over from the chunks before."""
+    return {"rows_read": summary.rows_read, "rows_kept": summary.rows_kept,
+            "rows_quarantined": summary.rows_quarantined, "notes": summary.notes, "import_id": import_id}
+
+
+def _restore(summary: JobSummary, saved: dict) -> None:
+    summary.rows_read = saved.get("rows_read", 0)
+    summary.rows_kept = saved.get("rows_kept", 0)
+    summary.rows_quarantined = saved.get("rows_quarantined", 0)
+    summary.notes = list(saved.get("notes", []))
 
 
 @contextmanager

@@ -1,12 +1,16 @@
 """The job behind ``tousu link``: read both tables, build the report, write it (and the store)."""
 from __future__ import annotations
 
+import hashlib
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from tousu.analysis.report import LinkReport, build_report
+from tousu.nlp.jobs import output_lock
 from tousu.nlp.personal_data import pseudonymise, read_pseudonym_key
+from tousu.nlp.progress import ChunkProgress, file_fingerprint
 from tousu.nlp.tables import TableReader
 from tousu.report import write_report
 
@@ -33,6 +37,7 @@ def link_job(
     compare: tuple[str, str] | None = None,
     survey_date_col: str | None = None,
     pseudonymise_ids: str | Path | None = None,
+    resume: bool = False,
 ) -> LinkReport:
     """Read both tables, build the report, write it to ``out_dir`` (and the store, if given).
 
@@ -45,6 +50,11 @@ def link_job(
 
     The store is opened first, so that a file that is no results store, or one that stays
     locked, fails before the report is built; it is held only for the write at the end.
+
+    The report is written into ``OUT_DIR.progress/`` and moved into ``out_dir`` once the store
+    has the surveys, so a job that dies leaves no half-written report. resume: a job killed
+    after its store write does not write the surveys again (refused if the inputs or options
+    changed); the report, built in memory, is built again.
     """
     secret = read_pseudonym_key(pseudonymise_ids) if pseudonymise_ids is not None else None
     results = None
@@ -52,15 +62,41 @@ def link_job(
         from tousu.store import ResultsStore
 
         results = ResultsStore(store, hold=False)
-    complaints, survey_table = read_side_table(classified), read_side_table(surveys)
-    if secret is not None:
-        complaints = pseudonymise(complaints, secret, named=[key, complaint_id])
-        survey_table = pseudonymise(survey_table, secret, named=[key, complaint_id])
-    report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
-                          growth_threshold=growth_threshold, complaint_id=complaint_id, baseline=baseline,
-                          recent_periods=recent_periods, primary_only=primary_only,
-                          compare=tuple(compare) if compare is not None else None, survey_date_col=survey_date_col)
-    report.summary["files"] = [str(p) for p in write_report(report, out_dir, charts=charts)]
-    if results is not None:
-        results.upsert_surveys(survey_table, key_column=key, source_file=str(surveys))
+    started_with = {
+        "classified": file_fingerprint(classified), "surveys": file_fingerprint(surveys), "key": key,
+        "date_col": date_col, "freq": freq, "growth_threshold": growth_threshold, "charts": charts,
+        "complaint_id": complaint_id, "baseline": baseline, "recent_periods": recent_periods,
+        "primary_only": primary_only, "compare": list(compare) if compare is not None else None,
+        "survey_date_col": survey_date_col, "store": str(results.path.resolve()) if results is not None else None,
+        "pseudonym_key": hashlib.sha256(secret).hexdigest() if secret is not None else None,
+    }
+    with output_lock(out_dir), ChunkProgress(out_dir, started_with, resume) as done:
+        complaints, survey_table = read_side_table(classified), read_side_table(surveys)
+        if secret is not None:
+            complaints = pseudonymise(complaints, secret, named=[key, complaint_id])
+            survey_table = pseudonymise(survey_table, secret, named=[key, complaint_id])
+        report = build_report(complaints, survey_table, key=key, date_col=date_col, freq=freq,
+                              growth_threshold=growth_threshold, complaint_id=complaint_id, baseline=baseline,
+                              recent_periods=recent_periods, primary_only=primary_only,
+                              compare=tuple(compare) if compare is not None else None,
+                              survey_date_col=survey_date_col)
+        staged = done.dir / "report"
+        shutil.rmtree(staged, ignore_errors=True)
+        written = write_report(report, staged, charts=charts)
+        if results is not None and not done.chunks_done:  # one transaction: all surveys or none
+            done.save_chunk({"surveys_stored": results.upsert_surveys(survey_table, key_column=key,
+                                                                      source_file=str(surveys))})
+        report.summary["files"] = [str(path) for path in _move_into(staged, written, Path(out_dir))]
+    report.notes += done.notes
     return report
+
+
+def _move_into(staged: Path, files: list[Path], out_dir: Path) -> list[Path]:
+    """The staged report files moved into ``out_dir``, each replacing the one of its name."""
+    moved = []
+    for path in files:
+        target = out_dir / path.relative_to(staged)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+        moved.append(target)
+    return moved

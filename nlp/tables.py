@@ -371,6 +371,13 @@ class TableReader:
         self.format = self._check_file()
 
     # ----- public API -----
+    def options(self) -> dict:
+        """What decides how the file is read into chunks, as given (read this before
+        :meth:`chunks`, which resolves the columns): a resumed job must read it the same way."""
+        return {"text_col": self.text_col, "id_col": self.id_col, "header": self.header, "sheet": self.sheet,
+                "chunk_rows": self.chunk_rows, "on_bad_line": self.on_bad_line, "encoding": self.given_encoding,
+                "require_text": self.require_text, "label_col": self.label_col}
+
     def chunks(self) -> Iterator[TableChunk]:
         """Yield kept/quarantined rows chunk by chunk; resolves the text and id columns first."""
         seen_ids = IdIndex()

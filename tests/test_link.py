@@ -153,27 +153,6 @@ def test_counts_add_up(demo_report):
 # ----------------------------------------------------------------------------- the command
 
 
-@pytest.fixture
-def small_tables(tmp_path):
-    complaints = pd.DataFrame({
-        "工单号": [f"T{i}" for i in range(8)],
-        "内容": ["话费乱扣"] * 4 + ["信号差"] * 3 + ["排队太久"],
-        "category": ["BIL"] * 4 + ["NET"] * 3 + ["QUE"],
-        "category_name": ["资费计费争议"] * 4 + ["网络质量"] * 3 + ["营业厅排队等候"],
-        "受理时间": pd.date_range("2026-01-05", periods=8, freq="3D").strftime("%Y-%m-%d %H:%M:%S"),
-    })
-    surveys = pd.DataFrame({
-        "问卷号": [f"S{i}" for i in range(10)],
-        "工单号": ["T0", "T1", "T2", "T3", "T4", "T5", "T7", "", "", ""],
-        "CSAT": ["1", "2", "1", "2", "4", "3", "2", "5", "4", "5"],
-        "NPS": ["0", "3", "2", "5", "8", "7", "4", "10", "9", "10"],
-    })
-    complaints_path, surveys_path = tmp_path / "classified.csv", tmp_path / "surveys.csv"
-    complaints.to_csv(complaints_path, index=False)
-    surveys.to_csv(surveys_path, index=False)
-    return complaints_path, surveys_path, complaints, surveys
-
-
 @pytest.mark.slow
 def test_link_writes_csv_xlsx_and_charts(small_tables, tmp_path, capsys):
     complaints_path, surveys_path, *_ = small_tables
