@@ -149,11 +149,14 @@ def _cmd_classify(args) -> None:
     summary = classify_job(args.model_dir, args.input, args.output, chunk_rows=args.chunk_rows,
                            cache=not args.no_cache, options=_clean_options(args), store=args.store,
                            min_confidence=args.min_confidence, threshold=args.threshold,
-                           pseudonymise_ids=args.pseudonymise_ids, resume=args.resume, **_reader_options(args))
+                           pseudonymise_ids=args.pseudonymise_ids, resume=args.resume, workers=args.workers,
+                           **_reader_options(args))
     print("\n".join(summary.lines()))
 
 
 def _classify_with_spark(args) -> None:
+    if args.workers:
+        raise ValueError("--workers needs --engine local: Spark runs one Python worker per executor core")
     if args.resume:
         raise ValueError("--resume needs --engine local: Spark reruns a failed task itself, and a killed Spark "
                          "job leaves no output to continue (rerun it)")
@@ -364,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_confidence_options(classify, "(default: the model's)", "(default: the model's)")
     classify.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     classify.add_argument("--store", help="also upsert the results into this results store (DuckDB file)")
+    classify.add_argument("--workers", type=_positive_int, metavar="N",
+                          help="worker processes, each classifying whole chunks on one thread (default: one per "
+                               "usable CPU for an input of 4 MB or more, else 1: in this process)")
     classify.add_argument("--resume", action="store_true",
                           help="continue a killed or failed job on the same OUTPUT after its last finished chunk "
                                "(kept in OUTPUT.progress/); without it such a job starts over")

