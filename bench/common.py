@@ -20,7 +20,7 @@ from contextlib import redirect_stdout
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, sleep
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
@@ -122,6 +122,50 @@ def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def run_sampling_memory(command: Sequence[str], env_overrides: dict[str, str] | None = None,
+                        interval: float = 0.25) -> dict:
+    """Run ``command``; its wall seconds and the peak, over samples every ``interval`` seconds, of
+    the resident (RSS) and proportional (PSS: shared pages split between the processes that share
+    them) memory summed over its whole process tree, in MiB. Raises if it fails."""
+    env = {**os.environ, **(env_overrides or {})}
+    with Stopwatch() as watch:
+        child = subprocess.Popen(list(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        peak_rss = peak_pss = 0.0
+        while child.poll() is None:
+            rss, pss = _tree_memory_mb(child.pid)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            sleep(interval)
+    if child.returncode:
+        raise WorkerFailed(f"{' '.join(command)} exited with {child.returncode}: {child.stderr.read().decode()[-2000:]}")
+    return {"seconds": round(watch.seconds, 1), "peak_tree_rss_mb": round(peak_rss), "peak_tree_pss_mb": round(peak_pss)}
+
+
+def _tree_memory_mb(root: int) -> tuple[float, float]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if entry.name.isdigit() else None
+        except OSError:
+            continue
+        if parent is not None:
+            children.setdefault(parent, []).append(int(entry.name))
+    rss = pss = 0
+    pending = [root]
+    while pending:
+        pid = pending.pop()
+        pending += children.get(pid, [])
+        try:
+            rss += _status_kb(Path(f"/proc/{pid}/status"), "VmRSS:")
+            pss += _status_kb(Path(f"/proc/{pid}/smaps_rollup"), "Pss:")
+        except OSError:
+            continue
+    return rss / 1024, pss / 1024
+
+
+def _status_kb(path: Path, key: str) -> int:
+    return next((int(line.split()[1]) for line in path.read_text().splitlines() if line.startswith(key)), 0)
 
 
 # ------------------------------------------------------------ child processes
