@@ -187,10 +187,8 @@ def write_big_parquet(path: Path, rows: int) -> None:
 
 
 def resident_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of this process and its descendants (the job's worker processes), in MiB."""
+    return sum(_proc_memory_kb(pid).get("VmRSS", 0) for pid in _descendants(os.getpid())) / 1024
 
 
 def measure_streaming(model_dir: str, input_path: str, output_path: str) -> dict:
@@ -221,7 +219,7 @@ def measure_streaming(model_dir: str, input_path: str, output_path: str) -> dict
             "rows_per_second": round(summary.rows_read / seconds, 1),
             # The first seconds load the model; compare from 10 % of the run on.
             "rss_mb_at_10pct": at(0.1), "rss_mb_at_50pct": at(0.5), "rss_mb_at_end": at(1.0),
-            "rss_mb_peak": round(peak_rss_mb()),
+            "rss_mb_peak": round(max(memory)),
             "rss_mb_timeline": [[round(t), round(mb)] for t, mb in samples[:: max(1, len(samples) // 40)]]}
 
 
