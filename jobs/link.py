@@ -70,7 +70,7 @@ def link_job(
         "survey_date_col": survey_date_col, "store": str(results.path.resolve()) if results is not None else None,
         "pseudonym_key": hashlib.sha256(secret).hexdigest() if secret is not None else None,
     }
-    with output_lock(out_dir), ChunkProgress(out_dir, started_with, resume) as done:
+    with output_lock(out_dir), ChunkProgress(out_dir, started_with, resume, unit="step") as done:
         complaints, survey_table = read_side_table(classified), read_side_table(surveys)
         if secret is not None:
             complaints = pseudonymise(complaints, secret, named=[key, complaint_id])

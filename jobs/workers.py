@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -119,10 +120,14 @@ def _return_freed_memory() -> None:
 def _model(model_dir: str, cache: bool, confidence: dict):
     """The model, loaded once per process."""
     from tousu.models.pipeline import ComplaintModel
+    from tousu.models.store import ModelStoreWarning
 
     key = (model_dir, cache, tuple(sorted(confidence.items())))
     if key not in _MODELS:
-        model = ComplaintModel.load(model_dir, cache=cache)
+        with warnings.catch_warnings():
+            # The job read the manifest first and gave its warnings (an old model without a checksum).
+            warnings.simplefilter("ignore", ModelStoreWarning)
+            model = ComplaintModel.load(model_dir, cache=cache)
         model.classifier_.set_params(**confidence)
         _MODELS[key] = model
     return _MODELS[key]

@@ -44,11 +44,13 @@ class ChunkProgress:
     started_with: what must be the same for a resumed job to continue this one (JSON values).
     resume: continue an unfinished job's chunks; without it, an unfinished job's progress is
         discarded (and a note says so) and the job starts from the first chunk.
+    unit: what the notes call a chunk (``"step"`` for a job of a few steps).
     Use it while holding the output's lock (:func:`tousu.nlp.jobs.output_lock`).
     """
 
-    def __init__(self, output: str | Path, started_with: dict, resume: bool = False):
+    def __init__(self, output: str | Path, started_with: dict, resume: bool = False, unit: str = "chunk"):
         self.output = Path(output)
+        self.unit = unit
         self.dir = progress_dir(output)
         self.started_with = json.loads(json.dumps(started_with, default=str))
         self.resume = resume
@@ -61,13 +63,13 @@ class ChunkProgress:
         if state is not None and self.resume:
             self._check_same_job(state)
             self.chunks_done, self.saved = state["chunks_done"], state["saved"]
-            self.notes.append(f"resumed after chunk {self.chunks_done:,} of an unfinished job ({self.dir})")
+            self.notes.append(f"resumed after {self.unit} {self.chunks_done:,} of an unfinished job ({self.dir})")
         else:
             if state is not None:
-                self.notes.append(f"an unfinished job's progress ({state['chunks_done']:,} chunks) was discarded; "
+                self.notes.append(f"an unfinished job's progress ({state['chunks_done']:,} {self.unit}s) was discarded; "
                                   "--resume continues one")
             elif self.resume:
-                self.notes.append("--resume: no unfinished job on this output; started from the first chunk")
+                self.notes.append(f"--resume: no unfinished job on this output; started from the first {self.unit}")
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir.mkdir(parents=True)
             self._write_state()

@@ -207,7 +207,7 @@ def test_a_resumed_link_job_does_not_store_the_surveys_twice(small_tables, tmp_p
     monkeypatch.setattr(link_module, "_move_into", move_into)
     assert main(["link", str(complaints_path), str(surveys_path), "-o", str(out), "--store", str(store),
                  "--no-charts", "--resume"]) == 0
-    assert stored == [10] and "resumed after chunk 1" in capsys.readouterr().out
+    assert stored == [10] and "resumed after step 1" in capsys.readouterr().out
     assert {path.name for path in out.iterdir()} >= {"report.xlsx", "pareto.csv", "category_scores.csv"}
     assert not progress_dir(out).exists()
     with ResultsStore(store, read_only=True) as results:

@@ -34,3 +34,17 @@ def test_a_process_computes_on_the_threads_omp_num_threads_gives(monkeypatch):
     assert threads_per_process() == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "")
     assert threads_per_process() == usable_cpus()
+
+
+def test_an_old_model_without_a_checksum_is_warned_about_once_per_job(complaints, tmp_path):
+    import warnings
+    from pathlib import Path
+
+    from tousu.models.store import ModelStoreWarning
+
+    old_model = Path(__file__).parent / "fixtures" / "model-0.1.0"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        classify_job(old_model, complaints, tmp_path / "out.csv", progress=False)
+    assert [str(w.message)[:60] for w in caught if issubclass(w.category, ModelStoreWarning)] == [
+        f"{old_model}: no manifest.sha256 beside manifest.json"[:60]]
