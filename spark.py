@@ -3,7 +3,7 @@
 Needs the optional extra: ``pip install 'tousu[spark]'`` (pyspark) and Java 17 or newer.
 
 :func:`classify` takes a Spark DataFrame and returns a :class:`SparkClassified`: the kept rows with
-the columns the local engine adds (:data:`tousu.models.outputs.OUTPUT_COLUMNS`, same values), and
+the columns the local engine adds (:data:`tousu.models.pipeline.OUTPUT_COLUMNS`, same values), and
 the quarantine, both Spark DataFrames (lazy: nothing is classified until one is written or
 collected). :func:`classify_file` is the job behind ``tousu classify --engine spark``: it reads
 Parquet (a file or a directory) or CSV, writes Parquet directories, and returns the same
@@ -49,7 +49,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 import pandas as pd
 
-from tousu.models.outputs import OUTPUT_COLUMNS
+from tousu.models.pipeline import OUTPUT_COLUMNS
 from tousu.nlp.clean import CleanOptions
 from tousu.nlp.jobs import JobSummary, clean_kept, clean_quarantine, output_lock
 from tousu.nlp.tables import (
@@ -85,7 +85,7 @@ class SparkClassified:
 
     classified: the kept rows in input order: their columns (the text cleaned and masked, the
         other free-text columns masked, a generated id column last when there was none), then
-        :data:`~tousu.models.outputs.OUTPUT_COLUMNS`.
+        :data:`~tousu.models.pipeline.OUTPUT_COLUMNS`.
     quarantine: the rows set aside: :data:`~tousu.nlp.tables.QUARANTINE_COLUMNS` (``source_file``,
         ``source_row``, ``problem_column``, ``reason``), then the row's cells, masked.
     rows_read: how many rows the input has (``rows_read == kept + quarantined``).

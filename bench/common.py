@@ -143,29 +143,44 @@ def run_sampling_memory(command: Sequence[str], env_overrides: dict[str, str] | 
 
 
 def _tree_memory_mb(root: int) -> tuple[float, float]:
+    memory = [process_memory_kb(pid) for pid in descendants(root)]
+    return sum(m.get("VmRSS", 0) for m in memory) / 1024, sum(m.get("Pss", 0) for m in memory) / 1024
+
+
+def process_memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (the process's resident high-water mark) and Pss of ``pid``, in KiB; empty once it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    memory = {key: int(rest.split()[0]) for key, _, rest in (line.partition(":") for line in lines)
+              if key in ("VmRSS", "VmHWM")}
+    try:  # PSS: the resident pages, each shared one split between the processes that share it
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return memory
+    return memory | {"Pss": int(line.split()[1]) for line in rollup if line.startswith("Pss:")}
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it, from the parent pids in ``/proc/*/stat``."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if entry.name.isdigit() else None
+            stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if parent is not None:
-            children.setdefault(parent, []).append(int(entry.name))
-    rss = pss = 0
-    pending = [root]
+        # "pid (command) state ppid …": the command may hold spaces and parentheses.
+        parent = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, pending = [], [root]
     while pending:
         pid = pending.pop()
-        pending += children.get(pid, [])
-        try:
-            rss += _status_kb(Path(f"/proc/{pid}/status"), "VmRSS:")
-            pss += _status_kb(Path(f"/proc/{pid}/smaps_rollup"), "Pss:")
-        except OSError:
-            continue
-    return rss / 1024, pss / 1024
-
-
-def _status_kb(path: Path, key: str) -> int:
-    return next((int(line.split()[1]) for line in path.read_text().splitlines() if line.startswith(key)), 0)
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
 
 
 # ------------------------------------------------------------ child processes

@@ -59,9 +59,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     RESULTS_DIR,
     Stopwatch,
+    descendants,
     machine_info,
     markdown_table,
     peak_rss_mb,
+    process_memory_kb,
     report_to_parent,
     run_worker,
     shared_data_file,
@@ -188,7 +190,7 @@ def write_big_parquet(path: Path, rows: int) -> None:
 
 def resident_mb() -> float:
     """Resident memory of this process and its descendants (the job's worker processes), in MiB."""
-    return sum(_proc_memory_kb(pid).get("VmRSS", 0) for pid in _descendants(os.getpid())) / 1024
+    return sum(process_memory_kb(pid).get("VmRSS", 0) for pid in descendants(os.getpid())) / 1024
 
 
 def measure_streaming(model_dir: str, input_path: str, output_path: str) -> dict:
@@ -224,37 +226,6 @@ def measure_streaming(model_dir: str, input_path: str, output_path: str) -> dict
 
 
 # --------------------------------------------------------------- the Spark engine
-
-
-def _proc_memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (the process's resident high-water mark) of ``pid``; empty once it is gone."""
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return {}
-    return {key: int(rest.split()[0]) for key, _, rest in (line.partition(":") for line in lines)
-            if key in ("VmRSS", "VmHWM")}
-
-
-def _descendants(root: int) -> list[int]:
-    """``root`` and every process below it, from the parent pids in ``/proc/*/stat``."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (command) state ppid …": the command may hold spaces and parentheses.
-        parent = int(stat.rpartition(")")[2].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    tree, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        tree.append(pid)
-        pending.extend(children.get(pid, []))
-    return tree
 
 
 KINDS = ("driver", "jvm", "python")
@@ -306,8 +277,8 @@ class ProcessTreeMemory:
 
     def _sample(self) -> None:
         totals = dict.fromkeys(KINDS, 0)
-        for pid in _descendants(os.getpid()):
-            memory = _proc_memory_kb(pid)
+        for pid in descendants(os.getpid()):
+            memory = process_memory_kb(pid)
             if not memory:
                 continue
             kind = self.kinds.setdefault(pid, _process_kind(pid))

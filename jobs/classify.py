@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from tousu.jobs.workers import ChunkClassifier, confidence_params, default_workers
-from tousu.models.outputs import OUTPUT_COLUMNS
+from tousu.jobs.train import _confidence_params
+from tousu.jobs.workers import ChunkClassifier, default_workers
+from tousu.models.pipeline import OUTPUT_COLUMNS
 from tousu.models.store import MANIFEST, file_sha256, read_manifest
 from tousu.nlp.clean import CleanOptions
 from tousu.nlp.jobs import JobSummary, QuarantineWriter, clean_kept, clean_quarantine, output_lock
@@ -66,7 +67,7 @@ def classify_job(
     """
     key = read_pseudonym_key(pseudonymise_ids) if pseudonymise_ids is not None else None
     manifest = read_manifest(model_dir)
-    confidence = confidence_params(min_confidence, threshold)
+    confidence = _confidence_params(min_confidence, threshold)
     reader = TableReader(input_path, chunk_rows=chunk_rows, reserved_columns=OUTPUT_COLUMNS, **reader_options)
     summary = JobSummary(str(input_path), str(output_path))
     source = source_name or str(input_path)

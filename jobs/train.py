@@ -10,7 +10,6 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import train_test_split
 
 from tousu.analysis.conventions import spreadsheet_rows
-from tousu.jobs.workers import confidence_params
 from tousu.models.classifier import CategoryClassifier
 from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, METHOD, out_of_fold_proba, rank_label_issues
 from tousu.models.pipeline import ComplaintModel
@@ -144,7 +143,7 @@ def train_job(
     model_dir = Path(output) if output else next_version_dir(models_dir(), name or taxonomy.name)
     metrics = {}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
-                           classifier=CategoryClassifier(**confidence_params(min_confidence, threshold)), cache=cache)
+                           classifier=CategoryClassifier(**_confidence_params(min_confidence, threshold)), cache=cache)
     tables = {}
     if accurate:
         model, metrics["accurate_candidates"] = select_supervised(model, texts, labels)
@@ -168,6 +167,12 @@ def train_job(
     write_quarantine(quarantined, model_dir.with_name(f"{model_dir.name}.csv"), summary)
     manifest["quarantine_file"] = summary.quarantine_file
     return model_dir, manifest
+
+
+def _confidence_params(min_confidence: float | None, threshold: float | None) -> dict:
+    """The classifier parameters a job was given (``None`` leaves the classifier's own)."""
+    given = {"min_confidence": min_confidence, "threshold": threshold}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 CORRECTION_COLUMNS = ("id", "text", "label")

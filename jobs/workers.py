@@ -33,12 +33,6 @@ _MODELS: dict[tuple, object] = {}
 _THREAD_LIMIT = []
 
 
-def confidence_params(min_confidence: float | None, threshold: float | None) -> dict:
-    """The classifier parameters a job was given (``None`` leaves the classifier's own)."""
-    given = {"min_confidence": min_confidence, "threshold": threshold}
-    return {name: value for name, value in given.items() if value is not None}
-
-
 def default_workers(input_path: str | Path) -> int:
     """One worker per usable CPU for an input large enough to gain from them, else none (1)."""
     return usable_cpus() if Path(input_path).stat().st_size >= WORKERS_FROM_BYTES else 1

@@ -16,13 +16,16 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from tousu.models.classifier import CategoryClassifier
-from tousu.models.outputs import NO_TOPIC, OUTPUT_COLUMNS  # noqa: F401 (scripts import OUTPUT_COLUMNS from here)
 from tousu.models.store import ModelStoreError, embedder_source, read_manifest, write_manifest, writing_model
 from tousu.models.subcategories import SubcategoryClassifier, parents_with_children, subcategory_codes
 from tousu.models.taxonomy import Taxonomy, load_taxonomy
 from tousu.models.topics import TopicModel
 from tousu.nlp.embed import DEFAULT_EMBEDDER, CenteredEmbedder, MeanCenterer, get_embedder
 
+# The first six are the columns scripts have always read, in this order; the level-2 ones follow.
+OUTPUT_COLUMNS = ["category", "category_name", "confidence", "categories", "topic_id", "topic_label",
+                  "subcategory", "subcategory_name"]
+NO_TOPIC = -1
 MIN_DOCUMENTS_FOR_TOPICS = 60
 TOPIC_GUIDANCE = ("categories", "keywords", "none")
 

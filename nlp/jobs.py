@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tousu.nlp.clean import CleanOptions, clean_texts
+from tousu.nlp.embed import MeanCenterer, get_embedder
 from tousu.nlp.personal_data import mask_free_text
 from tousu.nlp.tables import (
     QUARANTINE_COLUMNS,
@@ -219,10 +220,6 @@ def embed_file(
     progress: bool = True, **reader_options,
 ) -> JobSummary:
     """Clean and embed the text column; save a float32 ``.npy`` matrix and its row ids."""
-    # Imported here: the embedders' libraries (scikit-learn) are 85 MB that a classify job's
-    # parent process, which only reads and writes tables, does without.
-    from tousu.nlp.embed import MeanCenterer, get_embedder
-
     output_path = Path(output_path)
     if output_path.suffix != ".npy":
         raise ValueError(f"{output_path}: the embedding output must be a .npy file")
