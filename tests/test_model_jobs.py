@@ -1,9 +1,10 @@
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
-from embedders import TEST_EMBEDDER
+from embedders import TEST_EMBEDDER, HashedBigramEmbedder
 from sklearn.base import clone
 
 from tousu.cli import main
@@ -14,6 +15,7 @@ from tousu.models.classifier import CategoryClassifier
 from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from tousu.models.store import ModelStoreError
 from tousu.models.topics import TopicModel
+from tousu.nlp.embed.registry import register_embedder
 
 
 @pytest.fixture(scope="module")
@@ -298,6 +300,40 @@ def test_accurate_training_chooses_by_cross_validation_and_saves_an_ordinary_mod
     assert len(pd.read_csv(out)) == len(pd.read_csv(complaints)) - 1  # the empty text is quarantined
 
 
-def test_accurate_training_needs_labels(complaints, tmp_path):
-    with pytest.raises(ValueError, match="--label-col"):
-        train_job(complaints, tmp_path / "m", embedder=TEST_EMBEDDER, accurate=True)
+class PseudoLabelEmbedder(HashedBigramEmbedder):
+    """Another embedder than the model's (each text's bigrams reversed), that counts the texts it embeds."""
+
+    name = "test-pseudo-labels-64"
+    encoded = 0
+
+    def _encode_batch(self, texts):
+        PseudoLabelEmbedder.encoded += len(texts)
+        return super()._encode_batch([text[::-1] for text in texts])
+
+
+register_embedder("test-pseudo-labels", PseudoLabelEmbedder)
+
+
+def test_accurate_zero_shot_training_takes_its_pseudo_labels_from_the_accurate_embedder(complaints, tmp_path,
+                                                                                       monkeypatch):
+    from tousu.jobs import train
+
+    monkeypatch.setattr(train, "ACCURATE_PSEUDO_LABEL_EMBEDDER", "test-pseudo-labels")
+    PseudoLabelEmbedder.encoded = 0
+    model_dir, manifest = train_job(complaints, tmp_path / "m", embedder=TEST_EMBEDDER, topics=False,
+                                    accurate=True, cache=False)
+    rows = manifest["data"]["rows_kept"]
+    assert manifest["mode"] == "zero-shot" and PseudoLabelEmbedder.encoded >= rows
+    assert manifest["params"]["pseudo_label_embedder"] == "test-pseudo-labels"
+    # The model itself embeds with its own embedder: classifying never calls the other one.
+    loaded = ComplaintModel.load(model_dir)
+    assert loaded.embedder == TEST_EMBEDDER and loaded.manifest_["embedder"]["spec"] == TEST_EMBEDDER
+    PseudoLabelEmbedder.encoded = 0
+    out = tmp_path / "classified.csv"
+    classify_job(model_dir, complaints, out, progress=False)
+    assert PseudoLabelEmbedder.encoded == 0 and len(pd.read_csv(out)) == rows
+    # Another embedder's pseudo-labels teach another model than the model's own would.
+    own_dir, _ = train_job(complaints, tmp_path / "own", embedder=TEST_EMBEDDER, topics=False, cache=False)
+    assert ComplaintModel.load(own_dir).manifest_["params"]["pseudo_label_embedder"] is None
+    assert not np.array_equal(np.load(own_dir / "classifier" / "classifier.npz")["coef"],
+                              np.load(model_dir / "classifier" / "classifier.npz")["coef"])
