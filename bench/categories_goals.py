@@ -42,11 +42,12 @@ def goals(results: dict[str, dict]) -> list[dict]:
     """One row per goal of issue 12: what, ours, the anchor's, the goal, whether it holds."""
     rows = []
     zero_shot = results["zero_shot"]["methods"]
-    ours, before = zero_shot["default"]["summary"], zero_shot["landed"]["summary"]
-    for what, key in (("zero-shot accuracy, mean of 5 taxonomy styles", "mean_accuracy"),
-                      ("zero-shot accuracy, worst taxonomy style", "worst_accuracy")):
-        rows.append({"goal": what, "ours": ours[key], "anchor": before[key], "anchor_is": "the method before",
-                     "target": "≥ 0.75", "met": ours[key] >= 0.75})
+    before = zero_shot["landed"]["summary"]
+    for method, label in (("default", ""), ("accurate", ", --accurate")):
+        ours = zero_shot[method]["summary"]
+        for what, key in (("mean of 5 taxonomy styles", "mean_accuracy"), ("worst taxonomy style", "worst_accuracy")):
+            rows.append({"goal": f"zero-shot accuracy{label}, {what}", "ours": ours[key], "anchor": before[key],
+                         "anchor_is": "the method before", "target": "≥ 0.75", "met": ours[key] >= 0.75})
     supervised = {row["name"]: row for row in results["supervised_untouched"]["untouched"]}
     anchor = supervised["jieba TF-IDF + LinearSVC"]["macro_f1"]
     default = supervised["ours (tousu train --label-col)"]
