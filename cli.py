@@ -97,6 +97,7 @@ def _cmd_train(args) -> None:
         min_confidence=args.min_confidence, threshold=args.threshold,
         overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), corrections=args.corrections,
         label_issues=not args.no_label_issues, subcategory_col=args.subcategory_col, accurate=args.accurate,
+        pseudo_label_embedder=args.pseudo_label_embedder,
         **_reader_options(args),
     )
     data = manifest["data"]
@@ -118,7 +119,7 @@ def _cmd_train(args) -> None:
         print(f"--accurate: chose embedder {best['embedder']}, C {best['C']}, embedding weight "
               f"{best['embedding_weight']} (cross-validated macro-F1 {best['macro_f1']:.3f}{spread})")
     if manifest["params"].get("pseudo_label_embedder"):
-        print(f"--accurate: zero-shot pseudo-labels from embedder {manifest['params']['pseudo_label_embedder']}; "
+        print(f"zero-shot pseudo-labels from embedder {manifest['params']['pseudo_label_embedder']}; "
               f"the model embeds with {manifest['embedder']['spec']}")
     if "accuracy" in holdout:
         print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
@@ -350,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "pseudo-labels the model learns from come from e5 (about 7 complaints/s on 2 CPUs, on "
                             "a GPU when present), the model keeps the fast embedder. Minutes instead of seconds, "
                             "the same model directory and classify command")
+    train.add_argument("--pseudo-label-embedder", metavar="NAME",
+                       help="without --label-col: the embedder whose reading of the taxonomy gives the zero-shot "
+                            "pseudo-labels the model learns from (--accurate: e5), e.g. st:<path> of a larger "
+                            "sentence-transformers model; the model still classifies with --embedder")
     train.add_argument("--no-label-issues", action="store_true",
                        help="skip label_issues.csv (the labels a 5-fold cross-validated model doubts)")
     _add_reader_options(train)

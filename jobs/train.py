@@ -18,6 +18,7 @@ from tousu.models.store import next_version_dir
 from tousu.models.subcategories import UnknownSubcategoryError, subcategory_codes
 from tousu.models.taxonomy import load_taxonomy
 from tousu.nlp.clean import CleanOptions, clean_text
+from tousu.nlp.embed.registry import embedder_class
 from tousu.nlp.jobs import JobSummary, read_cleaned, write_quarantine
 from tousu.nlp.paths import models_dir
 from tousu.nlp.tables import InputError, TableReader
@@ -96,6 +97,7 @@ def train_job(
     label_issues: bool = True,
     subcategory_col: str | None = None,
     accurate: bool = False,
+    pseudo_label_embedder: str | None = None,
     **reader_options,
 ) -> tuple[Path, dict]:
     """Train and save a model; returns its directory and manifest.
@@ -119,7 +121,14 @@ def train_job(
         candidate's score (``accurate_candidates``). Without labels, the zero-shot pseudo-labels
         the classifier trains on come from :data:`~tousu.models.selection.ACCURATE_PSEUDO_LABEL_EMBEDDER`
         (``ComplaintModel.pseudo_label_embedder``).
+    pseudo_label_embedder: without labels, the embedder spec whose zero-shot reading of the
+        taxonomy gives the pseudo-labels (``--accurate``'s e5 unless this names another, such as
+        a larger ``st:<model>``); the model still embeds with ``embedder``.
     """
+    if pseudo_label_embedder is not None and label_col is not None:
+        raise ValueError("--pseudo-label-embedder is for zero-shot training; with --label-col the labels are the labels")
+    if pseudo_label_embedder is not None:
+        embedder_class(pseudo_label_embedder)  # an unknown name fails now, not after the corpus is embedded
     if corrections is not None and label_col is None:
         raise ValueError("--corrections overrides the labels of --label-col; name the label column")
     taxonomy = load_taxonomy(taxonomy_path)
@@ -145,8 +154,8 @@ def train_job(
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
                            classifier=CategoryClassifier(**_confidence_params(min_confidence, threshold)), cache=cache)
     tables = {}
-    if accurate and labels is None:
-        model.set_params(pseudo_label_embedder=ACCURATE_PSEUDO_LABEL_EMBEDDER)
+    if labels is None and (accurate or pseudo_label_embedder is not None):
+        model.set_params(pseudo_label_embedder=pseudo_label_embedder or ACCURATE_PSEUDO_LABEL_EMBEDDER)
     elif accurate:
         model, metrics["accurate_candidates"] = select_supervised(model, texts, labels)
     if labels is not None:

