@@ -170,6 +170,36 @@ def test_cache_embeds_each_text_once_and_returns_identical_vectors(tmp_path):
     np.testing.assert_array_equal(second[2], inner.encode(["丙"])[0])
 
 
+class FailingEmbedder(CountingEmbedder):
+    """Stops (as a crash or Ctrl-C would) at its ``fail_at``-th batch."""
+
+    batch_size = 2
+
+    def __init__(self, fail_at):
+        super().__init__()
+        self.fail_at, self.batches = fail_at, 0
+
+    def _encode_batch(self, texts):
+        self.batches += 1
+        if self.batches == self.fail_at:
+            raise KeyboardInterrupt
+        return super()._encode_batch(texts)
+
+
+def test_a_stopped_pass_keeps_the_vectors_committed_and_a_rerun_goes_on_from_there(tmp_path, monkeypatch):
+    from tousu.nlp.embed import cache
+
+    monkeypatch.setattr(cache, "COMMIT_EVERY", 4)
+    texts = [f"投诉{i}" for i in range(11)]
+    with pytest.raises(KeyboardInterrupt):
+        CachedEmbedder(FailingEmbedder(fail_at=4), cache_dir=tmp_path).encode(texts)
+    # Three batches of two were embedded; the first four vectors were committed.
+    rerun = CachedEmbedder(CountingEmbedder(), cache_dir=tmp_path)
+    vectors = rerun.encode(texts, batch_size=2)
+    assert rerun.hits == 4 and rerun.embedder.embedded == 7
+    np.testing.assert_array_equal(vectors, CountingEmbedder().encode(texts))
+
+
 def test_cache_is_separate_per_embedder(tmp_path):
     CachedEmbedder(CountingEmbedder("a"), cache_dir=tmp_path).encode(["甲"])
     other = CachedEmbedder(CountingEmbedder("b"), cache_dir=tmp_path)

@@ -12,11 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from tousu.nlp.embed.base import Embedder
 from tousu.nlp.paths import cache_dir as default_cache_dir
 
 _LOOKUP_BATCH = 500  # stays under SQLite's limit on bound parameters
+#: New vectors are committed whenever this many are waiting, so that a job stopped half-way
+#: (a crash, Ctrl-C, a slow e5 pass over a large file) keeps what it embedded and a rerun goes on
+#: from there.
+COMMIT_EVERY = 2048
 
 
 def _text_key(text: str) -> bytes:
@@ -77,12 +82,25 @@ class CachedEmbedder(Embedder):
             self.hits += len(texts) - sum(map(len, missing.values()))
             self.misses += len(missing)
             if missing:
-                new_texts = [texts[indices[0]] for indices in missing.values()]
-                vectors = self.embedder.encode(new_texts, batch_size=batch_size, show_progress=show_progress)
-                for indices, vector in zip(missing.values(), vectors):
-                    result[indices] = vector
-                connection.executemany(
-                    "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                    ((key, vector.tobytes()) for key, vector in zip(missing, vectors)),
-                )
+                self._encode_missing(connection, texts, missing, result, batch_size or self.embedder.batch_size,
+                                     show_progress)
         return result
+
+    def _encode_missing(self, connection: sqlite3.Connection, texts: list[str], missing: dict[bytes, list[int]],
+                        result: np.ndarray, size: int, show_progress: bool) -> None:
+        """Embed the texts of ``missing`` (key → their rows) batch by batch into ``result``,
+        committing every :data:`COMMIT_EVERY` new vectors."""
+        new_keys = list(missing)
+        new_texts = [texts[missing[key][0]] for key in new_keys]
+        starts = range(0, len(new_texts), size)
+        pending = []
+        for start in tqdm(starts, total=len(starts), desc=f"embed[{self.name}]", unit="batch",
+                          disable=not show_progress):
+            vectors = self.embedder.encode(new_texts[start : start + size], batch_size=size)
+            for key, vector in zip(new_keys[start : start + size], vectors):
+                result[missing[key]] = vector
+                pending.append((key, vector.tobytes()))
+            if len(pending) >= COMMIT_EVERY or start + size >= len(new_texts):
+                connection.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", pending)
+                connection.commit()
+                pending = []
