@@ -3,8 +3,9 @@
     python bench/categories_goals.py [--from-results] [--out bench/results/categories_goals.json]
 
 Runs, one after the other, the benchmarks that report on the untouched part of
-:func:`common.cocc_split` (each tunes on the 1,200 other rows only) and writes their own JSON
-beside this one's: ``zero_shot.py`` (five taxonomy styles), ``supervised_untouched.py``
+:func:`common.cocc_split` (each tunes on the 1,200 other rows only) and writes their JSON into
+``bench/results/categories_goals/`` (so that this run's figures stay together, and each
+benchmark's own file, with the parts and corpora only it runs, is left as it was): ``zero_shot.py`` (five taxonomy styles), ``supervised_untouched.py``
 (default and ``--accurate`` against jieba TF-IDF + LinearSVC), ``label_issues.py --part untouched``
 (flipped labels found, against cross-validated TF-IDF + logistic regression) and
 ``topics_untouched.py`` (topic NMI and outliers, against BERTopic's default). Then one table:
@@ -24,17 +25,20 @@ from common import REPO_ROOT, RESULTS_DIR, machine_info, markdown_table, write_j
 
 BENCH = Path(__file__).resolve().parent
 RUNS = {
-    "zero_shot": ["zero_shot.py"],
+    "zero_shot": ["zero_shot.py", "--other-corpora"],
     "supervised_untouched": ["supervised_untouched.py"],
     "label_issues": ["label_issues.py", "--part", "untouched"],
     "topics_untouched": ["topics_untouched.py"],
 }
 
 
+RUN_DIR = RESULTS_DIR / "categories_goals"
+
+
 def run_all() -> None:
     for name, (script, *options) in RUNS.items():
         print(f"--- {script} {' '.join(options)}", flush=True)
-        subprocess.run([sys.executable, str(BENCH / script), *options, "--out", str(RESULTS_DIR / f"{name}.json")],
+        subprocess.run([sys.executable, str(BENCH / script), *options, "--out", str(RUN_DIR / f"{name}.json")],
                        check=True, cwd=REPO_ROOT)
 
 
@@ -83,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.from_results:
         run_all()
-    results = {name: json.loads((RESULTS_DIR / f"{name}.json").read_text(encoding="utf-8")) for name in RUNS}
+    results = {name: json.loads((RUN_DIR / f"{name}.json").read_text(encoding="utf-8")) for name in RUNS}
     rows = goals(results)
     print("\nIssue 12's goals on COCC's 400 untouched work orders\n")
     print(markdown_table(["goal", "ours", "anchor", "anchor is", "target", "met"],
