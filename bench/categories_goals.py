@@ -74,6 +74,11 @@ def goals(results: dict[str, dict]) -> list[dict]:
     rows.append({"goal": "topic NMI (fit without labels)", "ours": topics["ours"]["nmi"],
                  "anchor": topics["bertopic_default"]["nmi"], "anchor_is": "BERTopic default",
                  "target": "≥ 0.55", "met": topics["ours"]["nmi"] >= 0.55})
+    spread = results["topics_untouched"]["ours_nmi_by_umap_seed"]
+    for what in ("mean", "worst"):
+        rows.append({"goal": f"topic NMI, {what} of {len(spread['nmi'])} UMAP seeds", "ours": spread[what],
+                     "anchor": topics["bertopic_default"]["nmi"], "anchor_is": "BERTopic default",
+                     "target": "≥ 0.55", "met": spread[what] >= 0.55})
     rows.append({"goal": "topic outlier share", "ours": topics["ours"]["outlier_share"],
                  "anchor": topics["bertopic_default"]["outlier_share"], "anchor_is": "BERTopic default",
                  "target": "≤ 0.10", "met": topics["ours"]["outlier_share"] <= 0.10})

