@@ -131,8 +131,8 @@ class CategoryClassifier(ClassifierMixin, BaseEstimator):
         self-training then picks its pseudo-labels from them instead of from this model's own."""
         texts = [str(t) for t in texts]
         embeddings = checked_embeddings(texts, embeddings, self.embedder, "classifier")
-        if y is not None and pseudo_label_proba is not None:
-            raise ValueError("pseudo_label_proba is for zero-shot training; with labels there is nothing to guess")
+        if pseudo_label_proba is not None and (y is not None or not self.self_training):
+            raise ValueError("pseudo_label_proba is for zero-shot self-training: without labels, self_training=True")
         if y is not None:
             self.mode_ = "supervised"
             labels = np.asarray([str(v) for v in y], dtype=object)

@@ -111,6 +111,8 @@ class ComplaintModel(BaseEstimator):
         """labels: level-1 labels (supervised), else zero-shot; subcategory_labels: level-2
         labels (child codes or names, empty where unknown) for a supervised subcategory model."""
         texts = [str(t) for t in texts]
+        if labels is not None and self.pseudo_label_embedder is not None:
+            raise ValueError("pseudo_label_embedder is for zero-shot training; with labels the labels are the labels")
         self.taxonomy_ = self.taxonomy if self.taxonomy is not None else load_taxonomy()
         embedder = self._embedder()
         if embedder.requires_fit:
@@ -121,7 +123,7 @@ class ComplaintModel(BaseEstimator):
         vectors = self.centerer_.transform(raw) if self.center else raw
         classifier = clone(self.classifier) if self.classifier is not None else CategoryClassifier()
         pseudo_label_proba = (self._pseudo_label_proba(texts, classifier, show_progress)
-                              if labels is None and self.pseudo_label_embedder is not None else None)
+                              if self.pseudo_label_embedder is not None else None)
         self.classifier_ = classifier.set_params(
             taxonomy=self.taxonomy_, embedder=CenteredEmbedder(embedder, self.centerer_, self.center),
         ).fit(texts, labels, embeddings=vectors, pseudo_label_proba=pseudo_label_proba)

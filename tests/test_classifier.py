@@ -251,6 +251,9 @@ def test_pseudo_label_proba_is_checked(data):
     taxonomy = load_taxonomy()
     with pytest.raises(ValueError, match="one row per text and one column per category"):
         CategoryClassifier(taxonomy, embedder).fit(texts, embeddings=vectors, pseudo_label_proba=np.ones((3, 2)))
-    with pytest.raises(ValueError, match="zero-shot"):
+    with pytest.raises(ValueError, match="without labels, self_training=True"):
         CategoryClassifier(taxonomy, embedder).fit(texts, labels, embeddings=vectors,
                                                    pseudo_label_proba=np.ones((len(texts), 2)))
+    with pytest.raises(ValueError, match="without labels, self_training=True"):
+        CategoryClassifier(taxonomy, embedder, self_training=False).fit(
+            texts, embeddings=vectors, pseudo_label_proba=np.ones((len(texts), 11)))

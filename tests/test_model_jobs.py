@@ -349,3 +349,5 @@ def test_pseudo_label_embedder_can_be_named_and_is_checked_before_any_work(compl
         train_job(complaints, tmp_path / "n", label_col="类别", embedder=TEST_EMBEDDER,
                   pseudo_label_embedder="test-pseudo-labels")
     assert not (tmp_path / "n").exists()
+    with pytest.raises(ValueError, match="zero-shot"):
+        ComplaintModel(embedder=TEST_EMBEDDER, pseudo_label_embedder="test-pseudo-labels").fit(["话费多扣"], ["BIL"])
