@@ -98,6 +98,7 @@ def _cmd_train(args) -> None:
         overwrite=args.overwrite, cache=not args.no_cache, options=_clean_options(args), corrections=args.corrections,
         label_issues=not args.no_label_issues, subcategory_col=args.subcategory_col, accurate=args.accurate,
         pseudo_label_embedder=args.pseudo_label_embedder,
+        reference_taxonomy=None if args.reference_taxonomy.lower() == "none" else args.reference_taxonomy,
         **_reader_options(args),
     )
     data = manifest["data"]
@@ -121,6 +122,9 @@ def _cmd_train(args) -> None:
     if manifest["params"].get("pseudo_label_embedder"):
         print(f"zero-shot pseudo-labels from embedder {manifest['params']['pseudo_label_embedder']}; "
               f"the model embeds with {manifest['embedder']['spec']}")
+    if manifest["metrics"].get("lent_by"):
+        print("words lent by the reference taxonomy: " + ", ".join(
+            f"{code} ← {lender}" for code, lender in manifest["metrics"]["lent_by"].items()))
     if "accuracy" in holdout:
         print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
     if holdout.get("subcategory", {}).get("n"):
@@ -355,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="without --label-col: the embedder whose reading of the taxonomy gives the zero-shot "
                             "pseudo-labels the model learns from (--accurate: e5), e.g. st:<path> of a larger "
                             "sentence-transformers model; the model still classifies with --embedder")
+    train.add_argument("--reference-taxonomy", default="default", metavar="PATH",
+                       help="without --label-col: a taxonomy of the same domain whose categories lend their "
+                            "words to the categories they pair with, so terse names read like full "
+                            "descriptions (default: the shipped telecom taxonomy; none: no lending)")
     train.add_argument("--no-label-issues", action="store_true",
                        help="skip label_issues.csv (the labels a 5-fold cross-validated model doubts)")
     _add_reader_options(train)

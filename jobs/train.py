@@ -98,6 +98,7 @@ def train_job(
     subcategory_col: str | None = None,
     accurate: bool = False,
     pseudo_label_embedder: str | None = None,
+    reference_taxonomy: str | None = "default",
     **reader_options,
 ) -> tuple[Path, dict]:
     """Train and save a model; returns its directory and manifest.
@@ -124,6 +125,10 @@ def train_job(
     pseudo_label_embedder: without labels, the embedder spec whose zero-shot reading of the
         taxonomy gives the pseudo-labels (``--accurate``'s e5 unless this names another, such as
         a larger ``st:<model>``); the model still embeds with ``embedder``.
+    reference_taxonomy: zero-shot: the taxonomy that lends its words to the categories it
+        pairs with (``CategoryClassifier.reference_taxonomy``): ``"default"`` (the shipped
+        telecom taxonomy), a YAML path, or ``None``; the manifest's metrics list who lent to
+        whom (``lent_by``).
     """
     if pseudo_label_embedder is not None and label_col is not None:
         raise ValueError("--pseudo-label-embedder is for zero-shot training; with --label-col the labels are the labels")
@@ -132,6 +137,8 @@ def train_job(
     if corrections is not None and label_col is None:
         raise ValueError("--corrections overrides the labels of --label-col; name the label column")
     taxonomy = load_taxonomy(taxonomy_path)
+    if reference_taxonomy not in (None, "default"):
+        load_taxonomy(reference_taxonomy)  # a bad file fails now, not after the corpus is embedded
     reader = TableReader(input_path, label_col=label_col, **reader_options)
     summary = JobSummary(str(input_path), "")
     table, quarantined = read_cleaned(reader, options, summary)
@@ -152,7 +159,9 @@ def train_job(
     model_dir = Path(output) if output else next_version_dir(models_dir(), name or taxonomy.name)
     metrics = {}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
-                           classifier=CategoryClassifier(**_confidence_params(min_confidence, threshold)), cache=cache)
+                           classifier=CategoryClassifier(reference_taxonomy=reference_taxonomy,
+                                                                    **_confidence_params(min_confidence, threshold)),
+                           cache=cache)
     tables = {}
     if labels is None and (accurate or pseudo_label_embedder is not None):
         model.set_params(pseudo_label_embedder=pseudo_label_embedder or ACCURATE_PSEUDO_LABEL_EMBEDDER)
@@ -164,6 +173,8 @@ def train_job(
             tables["label_issues"], metrics["label_issues"] = _label_issues(
                 clone(model).set_params(subcategories=False), table[reader.id_col].astype(str).tolist(), texts, labels)
     model.fit(texts, labels, subcategory_labels=subcategory_labels)
+    if labels is None:
+        metrics["lent_by"] = model.classifier_.lent_by_
     if model.topic_model_ is not None:
         metrics["topic_outlier_share"] = model.topic_model_.outlier_share_
     extra = {"input": str(input_path), "text_column": reader.text_col, "label_column": label_col,

@@ -257,3 +257,72 @@ def test_pseudo_label_proba_is_checked(data):
     with pytest.raises(ValueError, match="without labels, self_training=True"):
         CategoryClassifier(taxonomy, embedder, self_training=False).fit(
             texts, embeddings=vectors, pseudo_label_proba=np.ones((len(texts), 11)))
+
+
+LENDING_TEXTS = ["信号差经常掉线", "网速慢掉线", "话费被多扣", "扣费不对要退费", "苹果不新鲜", "香蕉烂了"]
+TERSE = {"name": "terse", "version": 1, "categories": [
+    {"code": "N", "name": "网络问题"}, {"code": "B", "name": "费用问题"}, {"code": "F", "name": "水果"}]}
+REFERENCE = {"name": "reference", "version": 1, "categories": [
+    {"code": "NET", "name": "网络问题", "description": "网络问题", "keywords": ["网络掉线", "网络问题网速慢"]},
+    {"code": "BIL", "name": "费用问题", "description": "多扣话费", "keywords": ["扣费", "话费", "退费"]},
+    {"code": "QUE", "name": "排队", "keywords": ["排队", "营业厅"]}]}
+
+
+@pytest.fixture()
+def reference_file(tmp_path):
+    import yaml
+
+    path = tmp_path / "reference.yaml"
+    path.write_text(yaml.safe_dump(REFERENCE, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_terse_category_borrows_the_words_of_the_reference_category_it_pairs_with(fake_embedder, reference_file):
+    taxonomy = parse_taxonomy(TERSE)
+    lent = CategoryClassifier(taxonomy, fake_embedder, self_training=False, feedback_docs=0,
+                              reference_taxonomy=str(reference_file)).fit(LENDING_TEXTS)
+    alone = CategoryClassifier(taxonomy, fake_embedder, self_training=False, feedback_docs=0,
+                               reference_taxonomy=None).fit(LENDING_TEXTS)
+    assert lent.lent_by_ == {"N": "NET", "B": "BIL"} and alone.lent_by_ == {}
+    seeds, own = dict(zip(lent.prototype_codes_, lent.seed_weights_)), dict(zip(alone.prototype_codes_, alone.seed_weights_))
+    # The lender's words that the corpus uses, weighted by their IDF like the category's own.
+    assert {"掉线", "网速慢"} <= set(seeds["N"]) and {"扣费", "话费", "退费"} <= set(seeds["B"])
+    assert not {"掉线", "网速慢"} & set(own["N"]) and seeds["F"] == own["F"]
+    frequency = sum("掉线" in get_segmenter().cut(text) for text in LENDING_TEXTS)
+    assert seeds["N"]["掉线"] == pytest.approx(math.log((len(LENDING_TEXTS) + 1) / (frequency + 1)))
+    # The borrowed words count for the category that borrowed them.
+    with_words, without = lent.predict_proba(["经常掉线", "要求退费"]), alone.predict_proba(["经常掉线", "要求退费"])
+    assert with_words[0, 0] > without[0, 0] and with_words[1, 1] > without[1, 1]
+
+
+def test_lending_is_kept_with_the_model_and_older_models_lend_nothing(tmp_path, fake_embedder, reference_file):
+    taxonomy = parse_taxonomy(TERSE)
+    model = CategoryClassifier(taxonomy, fake_embedder, self_training=False,
+                               reference_taxonomy=str(reference_file)).fit(LENDING_TEXTS)
+    model.save(tmp_path)
+    loaded = CategoryClassifier.load(tmp_path, taxonomy=taxonomy, embedder=fake_embedder)
+    assert loaded.lent_by_ == model.lent_by_ and loaded.reference_taxonomy == str(reference_file)
+    config = json.loads((tmp_path / "classifier.json").read_text(encoding="utf-8"))
+    del config["params"]["reference_taxonomy"], config["lent_by"]
+    (tmp_path / "classifier.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    older = CategoryClassifier.load(tmp_path, taxonomy=taxonomy, embedder=fake_embedder)
+    assert older.reference_taxonomy is None and older.lent_by_ == {}
+
+
+def test_the_default_reference_is_the_shipped_telecom_taxonomy(fake_embedder, tmp_path):
+    from tousu.models.taxonomy import TaxonomyError
+
+    model = CategoryClassifier(parse_taxonomy(TERSE), fake_embedder, self_training=False).fit(LENDING_TEXTS)
+    assert model.get_params()["reference_taxonomy"] == "default"
+    assert set(model.lent_by_.values()) <= {n.code for c in load_taxonomy().categories for n in (c, *c.children)}
+    with pytest.raises(TaxonomyError, match="missing.yaml"):
+        CategoryClassifier(parse_taxonomy(TERSE), fake_embedder, reference_taxonomy=str(tmp_path / "missing.yaml")).fit(
+            LENDING_TEXTS)
+
+
+def test_the_shipped_taxonomy_lends_nothing_to_itself(data):
+    texts, _, embedder, vectors = data
+    model = CategoryClassifier(load_taxonomy(), embedder, self_training=False).fit(texts, embeddings=vectors)
+    alone = CategoryClassifier(load_taxonomy(), embedder, self_training=False, reference_taxonomy=None).fit(
+        texts, embeddings=vectors)
+    assert model.lent_by_ == {} and model.seed_weights_ == alone.seed_weights_

@@ -14,6 +14,7 @@ from tousu.jobs.train import train_job
 from tousu.models.classifier import CategoryClassifier
 from tousu.models.pipeline import OUTPUT_COLUMNS, ComplaintModel
 from tousu.models.store import ModelStoreError
+from tousu.models.taxonomy import load_taxonomy
 from tousu.models.topics import TopicModel
 from tousu.nlp.embed.registry import register_embedder
 
@@ -351,3 +352,24 @@ def test_pseudo_label_embedder_can_be_named_and_is_checked_before_any_work(compl
     assert not (tmp_path / "n").exists()
     with pytest.raises(ValueError, match="zero-shot"):
         ComplaintModel(embedder=TEST_EMBEDDER, pseudo_label_embedder="test-pseudo-labels").fit(["话费多扣"], ["BIL"])
+
+
+def test_zero_shot_training_reports_the_words_the_reference_taxonomy_lends(complaints, tmp_path, capsys):
+    import yaml
+
+    terse = tmp_path / "terse.yaml"
+    terse.write_text(yaml.safe_dump({"name": "terse", "version": 1, "categories": [
+        {"code": c.code, "name": c.name} for c in load_taxonomy().categories]}, allow_unicode=True), encoding="utf-8")
+    common = [str(complaints), "--taxonomy", str(terse), "--no-topics", "--embedder", TEST_EMBEDDER, "--no-cache"]
+    assert main(["train", *common, "-o", str(tmp_path / "lent")]) == 0
+    lent = ComplaintModel.load(tmp_path / "lent").manifest_["metrics"]["lent_by"]
+    # Each terse name pairs with the shipped category of that name or one of its children.
+    assert lent and all(lender.split(".")[0] == code for code, lender in lent.items())
+    assert "words lent by the reference taxonomy: " in capsys.readouterr().out
+    assert main(["train", *common, "-o", str(tmp_path / "alone"), "--reference-taxonomy", "none"]) == 0
+    alone = ComplaintModel.load(tmp_path / "alone")
+    assert alone.manifest_["metrics"]["lent_by"] == {} and alone.classifier_.reference_taxonomy is None
+    assert "words lent" not in capsys.readouterr().out
+    missing = tmp_path / "no-such-reference.yaml"
+    assert main(["train", *common, "-o", str(tmp_path / "n"), "--reference-taxonomy", str(missing)]) == 2
+    assert "no-such-reference.yaml" in capsys.readouterr().err and not (tmp_path / "n").exists()
