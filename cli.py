@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tousu.explorer.access import DEFAULT_HOST
 from tousu.models.store import ModelStoreError
-from tousu.models.taxonomy import TaxonomyError
+from tousu.models.taxonomy import TaxonomyError, load_taxonomy
 from tousu.nlp.clean import CleanOptions
 from tousu.nlp.embed import DEFAULT_EMBEDDER, embedder_names
 from tousu.nlp.tables import BAD_LINE_CHOICES, InputError
@@ -123,8 +123,11 @@ def _cmd_train(args) -> None:
         print(f"zero-shot pseudo-labels from embedder {manifest['params']['pseudo_label_embedder']}; "
               f"the model embeds with {manifest['embedder']['spec']}")
     if manifest["metrics"].get("lent_by"):
+        own = load_taxonomy(args.taxonomy)
+        reference = load_taxonomy(None if args.reference_taxonomy == "default" else args.reference_taxonomy)
         print("words lent by the reference taxonomy: " + ", ".join(
-            f"{code} ← {lender}" for code, lender in manifest["metrics"]["lent_by"].items()))
+            f"{code} {own.name_of(code)} ← {lender} {reference.name_of(lender)}"
+            for code, lender in manifest["metrics"]["lent_by"].items()))
     if "accuracy" in holdout:
         print(f"holdout ({holdout['share']:.0%}): accuracy {holdout['accuracy']:.3f}  macro-F1 {holdout['macro_f1']:.3f}")
     if holdout.get("subcategory", {}).get("n"):

@@ -365,7 +365,8 @@ def test_zero_shot_training_reports_the_words_the_reference_taxonomy_lends(compl
     lent = ComplaintModel.load(tmp_path / "lent").manifest_["metrics"]["lent_by"]
     # Each terse name pairs with the shipped category of that name or one of its children.
     assert lent and all(lender.split(".")[0] == code for code, lender in lent.items())
-    assert "words lent by the reference taxonomy: " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "words lent by the reference taxonomy: " in out and "NET 网络质量 ← NET" in out
     assert main(["train", *common, "-o", str(tmp_path / "alone"), "--reference-taxonomy", "none"]) == 0
     alone = ComplaintModel.load(tmp_path / "alone")
     assert alone.manifest_["metrics"]["lent_by"] == {} and alone.classifier_.reference_taxonomy is None
