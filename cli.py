@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tousu.explorer.access import DEFAULT_HOST
 from tousu.models.store import ModelStoreError
-from tousu.models.taxonomy import TaxonomyError, load_taxonomy
+from tousu.models.taxonomy import TaxonomyError, load_reference_taxonomy, load_taxonomy
 from tousu.nlp.clean import CleanOptions
 from tousu.nlp.embed import DEFAULT_EMBEDDER, embedder_names
 from tousu.nlp.tables import BAD_LINE_CHOICES, InputError
@@ -124,7 +124,7 @@ def _cmd_train(args) -> None:
               f"the model embeds with {manifest['embedder']['spec']}")
     if manifest["metrics"].get("lent_by"):
         own = load_taxonomy(args.taxonomy)
-        reference = load_taxonomy(None if args.reference_taxonomy == "default" else args.reference_taxonomy)
+        reference = load_reference_taxonomy(args.reference_taxonomy)
         print("words lent by the reference taxonomy: " + ", ".join(
             f"{code} {own.name_of(code)} ← {lender} {reference.name_of(lender)}"
             for code, lender in manifest["metrics"]["lent_by"].items()))

@@ -16,7 +16,7 @@ from tousu.models.pipeline import ComplaintModel
 from tousu.models.selection import ACCURATE_PSEUDO_LABEL_EMBEDDER, select_supervised
 from tousu.models.store import next_version_dir
 from tousu.models.subcategories import UnknownSubcategoryError, subcategory_codes
-from tousu.models.taxonomy import load_taxonomy
+from tousu.models.taxonomy import load_reference_taxonomy, load_taxonomy
 from tousu.nlp.clean import CleanOptions, clean_text
 from tousu.nlp.embed.registry import embedder_class
 from tousu.nlp.jobs import JobSummary, read_cleaned, write_quarantine
@@ -137,8 +137,8 @@ def train_job(
     if corrections is not None and label_col is None:
         raise ValueError("--corrections overrides the labels of --label-col; name the label column")
     taxonomy = load_taxonomy(taxonomy_path)
-    if reference_taxonomy not in (None, "default"):
-        load_taxonomy(reference_taxonomy)  # a bad file fails now, not after the corpus is embedded
+    if reference_taxonomy is not None:
+        load_reference_taxonomy(reference_taxonomy)  # a bad file fails now, not after the corpus is embedded
     reader = TableReader(input_path, label_col=label_col, **reader_options)
     summary = JobSummary(str(input_path), "")
     table, quarantined = read_cleaned(reader, options, summary)
@@ -160,7 +160,7 @@ def train_job(
     metrics = {}
     model = ComplaintModel(taxonomy=taxonomy, embedder=embedder, topics=topics, guide_topics=guide_topics,
                            classifier=CategoryClassifier(reference_taxonomy=reference_taxonomy,
-                                                                    **_confidence_params(min_confidence, threshold)),
+                                                         **_confidence_params(min_confidence, threshold)),
                            cache=cache)
     tables = {}
     if labels is None and (accurate or pseudo_label_embedder is not None):

@@ -119,6 +119,12 @@ def default_taxonomy_path() -> Path:
     return data_dir() / "taxonomy" / "telecom.yaml"
 
 
+def load_reference_taxonomy(spec: str) -> Taxonomy:
+    """The reference taxonomy a ``reference_taxonomy`` parameter names: ``"default"`` is the
+    shipped telecom taxonomy, anything else a YAML path."""
+    return load_taxonomy(None if spec == "default" else spec)
+
+
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     path = Path(path) if path is not None else default_taxonomy_path()
     try:
